@@ -1,0 +1,1 @@
+//! Root package: owns the top-level tests and benches.
