@@ -1,0 +1,148 @@
+//! General matrix multiply: `C = alpha * op(A) * op(B) + beta * C + bias`, batched.
+//!
+//! Two kernels with the same semantics as [`facenet_ref::gemm`]:
+//! - [`GemmKernel::Naive`]: one output per invocation, the benchmark baseline;
+//! - [`GemmKernel::Tiled`]: 64 x 64 workgroup tiles, 8 x 8 register blocks per invocation,
+//!   panels of A and B shared through workgroup memory.
+//!
+//! Operands are packed row-major per batch: A is M x K (K x M when transposed), B is K x N
+//! (N x K when transposed), C is M x N, the bias has N values.
+
+pub use facenet_ref::gemm::GemmDesc;
+
+use crate::{Gpu, GpuBuffer, KernelSpec};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmKernel {
+    Naive,
+    Tiled,
+}
+
+impl GemmKernel {
+    pub const ALL: [GemmKernel; 2] = [GemmKernel::Naive, GemmKernel::Tiled];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmKernel::Naive => "naive",
+            GemmKernel::Tiled => "tiled",
+        }
+    }
+}
+
+/// Mirrors `GemmParams` in `shaders/gemm_operands.wgsl`, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GemmParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    has_bias: u32,
+    batch_stride_a: u32,
+    batch_stride_b: u32,
+    batch_stride_c: u32,
+    _pad0: u32,
+    alpha: f32,
+    beta: f32,
+    _pad1: [f32; 2],
+}
+
+const TILE: usize = 64;
+const TILE_K: usize = 16;
+
+fn to_u32(value: usize, what: &str) -> u32 {
+    u32::try_from(value).unwrap_or_else(|_| panic!("{what} = {value} does not fit in u32"))
+}
+
+/// Records `C = alpha * op(A) * op(B) + beta * C + bias` into `encoder`.
+pub fn gemm(
+    gpu: &Gpu,
+    encoder: &mut wgpu::CommandEncoder,
+    kernel: GemmKernel,
+    desc: &GemmDesc,
+    a: &GpuBuffer<f32>,
+    b: &GpuBuffer<f32>,
+    bias: Option<&GpuBuffer<f32>>,
+    c: &GpuBuffer<f32>,
+) {
+    assert_eq!(
+        a.len(),
+        desc.a_len(),
+        "A has {} values, {desc:?} needs {}",
+        a.len(),
+        desc.a_len()
+    );
+    assert_eq!(
+        b.len(),
+        desc.b_len(),
+        "B has {} values, {desc:?} needs {}",
+        b.len(),
+        desc.b_len()
+    );
+    assert_eq!(
+        c.len(),
+        desc.c_len(),
+        "C has {} values, {desc:?} needs {}",
+        c.len(),
+        desc.c_len()
+    );
+    if let Some(bias) = bias {
+        assert_eq!(
+            bias.len(),
+            desc.n,
+            "bias has {} values, N = {}",
+            bias.len(),
+            desc.n
+        );
+    }
+
+    let params = GemmParams {
+        m: to_u32(desc.m, "M"),
+        n: to_u32(desc.n, "N"),
+        k: to_u32(desc.k, "K"),
+        batch: to_u32(desc.batch, "batch"),
+        lda: to_u32(if desc.trans_a { desc.m } else { desc.k }, "lda"),
+        ldb: to_u32(if desc.trans_b { desc.k } else { desc.n }, "ldb"),
+        ldc: to_u32(desc.n, "ldc"),
+        has_bias: bias.is_some() as u32,
+        batch_stride_a: to_u32(desc.m * desc.k, "M * K"),
+        batch_stride_b: to_u32(desc.k * desc.n, "K * N"),
+        batch_stride_c: to_u32(desc.m * desc.n, "M * N"),
+        _pad0: 0,
+        alpha: desc.alpha,
+        beta: desc.beta,
+        _pad1: [0.0; 2],
+    };
+    let uniform = gpu.uniform(&params);
+    let bias_buffer = bias.map_or(gpu.placeholder(), |b| &b.buffer);
+    let buffers = [&uniform, &a.buffer, &b.buffer, bias_buffer, &c.buffer];
+
+    // Each GEMM module is named after its entry point.
+    let name = match kernel {
+        GemmKernel::Naive => "gemm_naive",
+        GemmKernel::Tiled => "gemm_tiled",
+    };
+    let spec = KernelSpec::new(name, name)
+        .with("TRANS_A", desc.trans_a as u32)
+        .with("TRANS_B", desc.trans_b as u32);
+    let (spec, workgroups) = match kernel {
+        GemmKernel::Naive => (spec, [desc.n.div_ceil(16), desc.m.div_ceil(16), desc.batch]),
+        GemmKernel::Tiled => {
+            let aligned = desc.m % TILE == 0 && desc.n % TILE == 0 && desc.k % TILE_K == 0;
+            (
+                spec.with("CHECK_BOUNDS", !aligned as u32),
+                [desc.n.div_ceil(TILE), desc.m.div_ceil(TILE), desc.batch],
+            )
+        }
+    };
+    let pipeline = gpu.pipeline(&spec);
+    gpu.dispatch(
+        encoder,
+        &pipeline,
+        &buffers,
+        workgroups.map(|w| to_u32(w, "workgroups")),
+    );
+}
