@@ -1,0 +1,15 @@
+//! Face datasets for facenet-wgpu.
+//!
+//! - [`dataset`]: one-folder-per-identity readers (AT&T/ORL, Yale, LFW) and the preprocessing
+//!   to CHW `f32` in [-1, 1] that SPEC section 1 fixes.
+//! - [`split`]: identity-disjoint train / held-out splits, seeded.
+//! - [`pairs`]: the LFW `pairs.txt` format of SPEC section 4: parse, write, resolve, generate.
+//! - [`synthetic`]: procedural faces drawn from a seed, for quick runs and tests.
+
+pub mod dataset;
+pub mod error;
+pub mod preprocess;
+
+pub use dataset::{Dataset, Identity, LoadedImages, OnDecodeError, OpenOptions};
+pub use error::DataError;
+pub use preprocess::{Crop, ImageSpec};
