@@ -9,7 +9,9 @@
 pub mod dataset;
 pub mod error;
 pub mod preprocess;
+pub mod split;
 
 pub use dataset::{Dataset, Identity, LoadedImages, OnDecodeError, OpenOptions};
 pub use error::DataError;
 pub use preprocess::{Crop, ImageSpec};
+pub use split::Split;
