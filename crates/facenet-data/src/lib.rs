@@ -8,10 +8,12 @@
 
 pub mod dataset;
 pub mod error;
+pub mod pairs;
 pub mod preprocess;
 pub mod split;
 
 pub use dataset::{Dataset, Identity, LoadedImages, OnDecodeError, OpenOptions};
 pub use error::DataError;
+pub use pairs::{Pair, PairsFile};
 pub use preprocess::{Crop, ImageSpec};
 pub use split::Split;
