@@ -11,9 +11,11 @@ pub mod error;
 pub mod pairs;
 pub mod preprocess;
 pub mod split;
+pub mod synthetic;
 
 pub use dataset::{Dataset, Identity, LoadedImages, OnDecodeError, OpenOptions};
 pub use error::DataError;
 pub use pairs::{Pair, PairsFile};
 pub use preprocess::{Crop, ImageSpec};
 pub use split::Split;
+pub use synthetic::{IdentityParams, SyntheticConfig, SyntheticFaces};
