@@ -253,3 +253,31 @@ fn resolve_prefers_lfw_names_then_sorted_order() {
     let err = PairsFile::generate(&dataset, &["nobody".into()], 1, 1, 0).unwrap_err();
     assert!(err.to_string().contains("`nobody`"), "{err}");
 }
+
+#[test]
+fn att_faces_held_out_identities_give_resolvable_pairs() {
+    let Some(root) = common::shared_data("FACENET_ATT_FACES", "shared/data/att_faces") else {
+        return;
+    };
+    let dataset = Dataset::open(&root, &OpenOptions::new().require_identities(40)).unwrap();
+    let split = facenet_data::Split::new(&dataset, 10, 42).unwrap();
+
+    // 10 identities x 45 matched pairs = 450, dealt into 10 even folds.
+    let file = PairsFile::all_pairs(&dataset, &split.held_out, 10, 42).unwrap();
+    assert!(file.is_even());
+    assert_eq!((file.per_fold, file.pairs.len()), (45, 900));
+    let resolved = file.resolve(&dataset).unwrap();
+    assert!(
+        resolved
+            .iter()
+            .all(|(a, b, _)| a.is_file() && b.is_file() && a != b)
+    );
+    assert!(
+        file.pairs
+            .iter()
+            .all(|p| split.held_out.contains(&p.first.0))
+    );
+
+    let drawn = PairsFile::generate(&dataset, &split.held_out, 10, 30, 1).unwrap();
+    assert_eq!(drawn.resolve(&dataset).unwrap().len(), 600);
+}
