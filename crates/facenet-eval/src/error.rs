@@ -32,6 +32,14 @@ pub enum EvalError {
         value: f32,
     },
 
+    #[error("{what} entry ({row}, {col}) is {value}; distances must be finite")]
+    NonFiniteEntry {
+        what: &'static str,
+        row: usize,
+        col: usize,
+        value: f32,
+    },
+
     #[error("pair {index} is in fold {fold}, but there are only {n_folds} folds (0-based)")]
     FoldOutOfRange {
         index: usize,
