@@ -9,6 +9,7 @@
 
 mod buffer;
 mod context;
+pub mod elementwise;
 mod error;
 pub mod gemm;
 mod pipeline;

@@ -3,26 +3,26 @@
 //! A module is one or more files concatenated: operand definitions first, then a kernel body
 //! that uses them. This is how the GEMM tiling is shared by every implicit-GEMM kernel.
 
+/// Embeds files of `shaders/` as (name, text) pairs.
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../shaders/", $name)))),*]
+    };
+}
+
 /// Every file in `shaders/`, embedded at compile time.
-pub const FILES: &[(&str, &str)] = &[
-    (
-        "gemm_operands.wgsl",
-        include_str!("../../../shaders/gemm_operands.wgsl"),
-    ),
-    (
-        "gemm_naive.wgsl",
-        include_str!("../../../shaders/gemm_naive.wgsl"),
-    ),
-    (
-        "gemm_tiled.wgsl",
-        include_str!("../../../shaders/gemm_tiled.wgsl"),
-    ),
+pub const FILES: &[(&str, &str)] = embed![
+    "gemm_operands.wgsl",
+    "gemm_naive.wgsl",
+    "gemm_tiled.wgsl",
+    "elementwise.wgsl",
 ];
 
 /// Module name -> the files it is made of, in order.
 pub const MODULES: &[(&str, &[&str])] = &[
     ("gemm_naive", &["gemm_operands.wgsl", "gemm_naive.wgsl"]),
     ("gemm_tiled", &["gemm_operands.wgsl", "gemm_tiled.wgsl"]),
+    ("elementwise", &["elementwise.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {
