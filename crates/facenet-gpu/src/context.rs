@@ -166,6 +166,21 @@ impl Gpu {
         Ok(gpu)
     }
 
+    /// The device for GPU tests: `None` with a visible message where no adapter exists, but
+    /// a panic under `CI=true`, where a missing adapter is a failure and never a silent skip.
+    pub fn for_tests() -> Option<Self> {
+        match Self::new() {
+            Ok(gpu) => Some(gpu),
+            Err(error) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true and no GPU adapter: {error}")
+            }
+            Err(error) => {
+                eprintln!("SKIPPED (no GPU adapter): {error}");
+                None
+            }
+        }
+    }
+
     /// One line naming the adapter, its backend, type and driver.
     pub fn describe(&self) -> String {
         format!(
