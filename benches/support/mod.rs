@@ -47,8 +47,18 @@ impl Record<'_> {
         format!("{}/{}/{}", self.group, self.variant, self.shape)
     }
 
-    /// Appends the record to `target/bench/records.jsonl`.
+    /// Appends the record to `target/bench/records.jsonl`, timed by `timer`.
     pub fn save(&self, gpu: &Gpu, timer: &GpuTimer) {
+        self.write(gpu, timer.kind().name());
+    }
+
+    /// Appends the record for a benchmark criterion times by wall clock (host work included).
+    #[allow(dead_code)] // Used by the benches that time whole steps, not by every bench target.
+    pub fn save_wall(&self, gpu: &Gpu) {
+        self.write(gpu, facenet_gpu::TimerKind::Wall.name());
+    }
+
+    fn write(&self, gpu: &Gpu, timer: &str) {
         let line = serde_json::json!({
             "id": self.id(),
             "criterion_dir": format!("{}/{}/{}", self.group, self.variant, self.shape),
@@ -57,7 +67,7 @@ impl Record<'_> {
             "shape": self.shape,
             "adapter": gpu.info.name,
             "driver": gpu.driver(),
-            "timer": timer.kind().name(),
+            "timer": timer,
             "flops": self.flops,
             "bytes": self.bytes,
             "extra": self.extra,

@@ -95,6 +95,10 @@ fn bench(args: &[String]) -> Result<()> {
                 .as_f64()
                 .map(|amount| amount / (median_ms * 1e-3) / 1e9)
         };
+        let mut extra = record["extra"].clone();
+        if let Some(images) = extra["images"].as_f64() {
+            extra["images_per_second"] = json!(images / (median_ms * 1e-3));
+        }
         summary.push(json!({
             "kernel": record["kernel"],
             "variant": record["variant"],
@@ -105,7 +109,7 @@ fn bench(args: &[String]) -> Result<()> {
             "median_ms": median_ms,
             "gflops": per_second("flops"),
             "gbps": per_second("bytes"),
-            "extra": record["extra"],
+            "extra": extra,
         }));
     }
     let summary_path = bench_dir.join("summary.json");
