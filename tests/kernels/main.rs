@@ -4,4 +4,6 @@
 
 mod common;
 mod gemm;
+mod layers;
+mod optim;
 mod shaders;

@@ -17,12 +17,24 @@ pub const FILES: &[(&str, &str)] = &[
         "gemm_tiled.wgsl",
         include_str!("../../../shaders/gemm_tiled.wgsl"),
     ),
+    (
+        "workgroup_sum.wgsl",
+        include_str!("../../../shaders/workgroup_sum.wgsl"),
+    ),
+    ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
+    ("pool.wgsl", include_str!("../../../shaders/pool.wgsl")),
+    ("l2norm.wgsl", include_str!("../../../shaders/l2norm.wgsl")),
+    ("optim.wgsl", include_str!("../../../shaders/optim.wgsl")),
 ];
 
 /// Module name -> the files it is made of, in order.
 pub const MODULES: &[(&str, &[&str])] = &[
     ("gemm_naive", &["gemm_operands.wgsl", "gemm_naive.wgsl"]),
     ("gemm_tiled", &["gemm_operands.wgsl", "gemm_tiled.wgsl"]),
+    ("reduce", &["workgroup_sum.wgsl", "reduce.wgsl"]),
+    ("l2norm", &["workgroup_sum.wgsl", "l2norm.wgsl"]),
+    ("pool", &["pool.wgsl"]),
+    ("optim", &["optim.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {

@@ -5,10 +5,11 @@
 //! correction and the parameter update together).
 //!
 //! Unlike the layer references, these run in f32 with the exact operation order of
-//! `shaders/optim.wgsl`: every multiply-add is a fused `mul_add` on both sides, and the
+//! `shaders/optim.wgsl`: every multiply-add is one `fma` there and one [`MulAdd`] here, and the
 //! per-step scalars (bias corrections) are computed once on the host by the same functions.
-//! SGD has no other operation, so the GPU matches it bit for bit; Adam and AdaGrad add a
-//! square root and divisions, which GPUs may round differently by a few ulp.
+//! SGD has no other operation, so the GPU matches [`sgd_step_rounded`] bit for bit with the
+//! device's [`MulAdd`] rounding; Adam and AdaGrad add a square root and divisions, which GPUs
+//! may round differently by a few ulp.
 //!
 //! - SGD (`torch.optim.SGD`, dampening 0): `g = grad + wd * p`; `v = mu * v + g`;
 //!   `d = g + mu * v` (Nesterov) or `d = v`; `p = p - lr * d`. The velocity buffer must start
@@ -134,6 +135,23 @@ impl AdamConfig {
     }
 }
 
+/// How a multiply-add `a * b + c` is rounded. WGSL's `fma` leaves the choice to the device:
+/// GPUs with FMA units round once, lavapipe (measured) rounds the product and the sum apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MulAdd {
+    Fused,
+    Separate,
+}
+
+impl MulAdd {
+    pub fn apply(self, a: f32, b: f32, c: f32) -> f32 {
+        match self {
+            MulAdd::Fused => a.mul_add(b, c),
+            MulAdd::Separate => a * b + c,
+        }
+    }
+}
+
 fn check_lens(params: usize, others: &[(&str, usize)]) {
     for &(what, len) in others {
         assert_eq!(
@@ -143,25 +161,36 @@ fn check_lens(params: usize, others: &[(&str, usize)]) {
     }
 }
 
-/// One SGD step in place (see the module doc for the formula).
+/// One SGD step in place (see the module doc for the formula), multiply-adds fused.
 pub fn sgd_step(cfg: &SgdConfig, params: &mut [f32], grads: &[f32], velocity: &mut [f32]) {
+    sgd_step_rounded(cfg, MulAdd::Fused, params, grads, velocity);
+}
+
+/// [`sgd_step`] with the multiply-adds rounded as `mul_add` says.
+pub fn sgd_step_rounded(
+    cfg: &SgdConfig,
+    mul_add: MulAdd,
+    params: &mut [f32],
+    grads: &[f32],
+    velocity: &mut [f32],
+) {
     check_lens(params.len(), &[("grads", grads.len())]);
     let has_momentum = cfg.momentum != 0.0;
     if has_momentum || !velocity.is_empty() {
         check_lens(params.len(), &[("velocity", velocity.len())]);
     }
     for i in 0..params.len() {
-        let g = cfg.weight_decay.mul_add(params[i], grads[i]);
+        let g = mul_add.apply(cfg.weight_decay, params[i], grads[i]);
         let mut d = g;
         if has_momentum {
-            velocity[i] = cfg.momentum.mul_add(velocity[i], g);
+            velocity[i] = mul_add.apply(cfg.momentum, velocity[i], g);
             d = if cfg.nesterov {
-                cfg.momentum.mul_add(velocity[i], g)
+                mul_add.apply(cfg.momentum, velocity[i], g)
             } else {
                 velocity[i]
             };
         }
-        params[i] = (-cfg.lr).mul_add(d, params[i]);
+        params[i] = mul_add.apply(-cfg.lr, d, params[i]);
     }
 }
 
@@ -233,6 +262,18 @@ mod tests {
         sgd_step(&nesterov, &mut p, &[1.0], &mut v);
         // g = 1 + 1 * 1 = 2, v = 2, d = 2 + 0.5 * 2 = 3, p = 1 - 1.5 = -0.5
         assert_eq!((p, v), ([-0.5], [2.0]));
+    }
+
+    #[test]
+    fn fused_and_separate_multiply_adds_differ() {
+        // 1 + 2^-12 squared is 1 + 2^-11 + 2^-24: the last term is lost when the product is
+        // rounded before the subtraction of 1.
+        let a = 1.0 + 2f32.powi(-12);
+        assert_eq!(
+            MulAdd::Fused.apply(a, a, -1.0),
+            2f32.powi(-11) + 2f32.powi(-24)
+        );
+        assert_eq!(MulAdd::Separate.apply(a, a, -1.0), 2f32.powi(-11));
     }
 
     #[test]
