@@ -1,12 +1,11 @@
 // Elementwise updates over flat f32 buffers: one invocation per element, 256 per workgroup,
-// the grid folded into x and y so that more than 65535 workgroups fit a dispatch.
+// workgroups laid out by grid::linear_grid so that more than 65535 of them fit a dispatch.
 
 struct ElementwiseParams {
     len: u32,
-    // Invocations per row of the folded grid: 256 * number of workgroups in x.
-    row_stride: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: ElementwiseParams;
@@ -15,8 +14,12 @@ struct ElementwiseParams {
 
 // accumulator += source
 @compute @workgroup_size(256, 1, 1)
-fn add_assign(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.y * params.row_stride + gid.x;
+fn add_assign(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let i = (wg.y * groups.x + wg.x) * 256u + li;
     if i < params.len {
         accumulator[i] += source[i];
     }

@@ -5,4 +5,6 @@
 mod common;
 mod elementwise;
 mod gemm;
+mod layers;
+mod optim;
 mod shaders;

@@ -3,6 +3,9 @@
 //! - [`Gpu`]: a headless wgpu device with a pipeline cache, error capture and timing.
 //! - [`GpuBuffer`]: a typed storage buffer that knows its shape.
 //! - [`gemm`]: general matrix multiply, the engine the other kernels build on.
+//! - [`pool`], [`linear`], [`l2norm`]: the non-convolution layers of the embedding net, each
+//!   forward and backward; [`reduce`]: the deterministic sums they share.
+//! - [`optim`]: SGD, Adam(W) and AdaGrad steps in place.
 //!
 //! Every kernel here has a plain CPU twin in the `facenet-ref` crate, and the top-level `tests/`
 //! hold one against the other.
@@ -12,7 +15,13 @@ mod context;
 pub mod elementwise;
 mod error;
 pub mod gemm;
+mod grid;
+pub mod l2norm;
+pub mod linear;
+pub mod optim;
 mod pipeline;
+pub mod pool;
+pub mod reduce;
 pub mod shaders;
 mod timing;
 

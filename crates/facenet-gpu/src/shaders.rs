@@ -16,6 +16,11 @@ pub const FILES: &[(&str, &str)] = embed![
     "gemm_naive.wgsl",
     "gemm_tiled.wgsl",
     "elementwise.wgsl",
+    "workgroup_sum.wgsl",
+    "reduce.wgsl",
+    "pool.wgsl",
+    "l2norm.wgsl",
+    "optim.wgsl",
 ];
 
 /// Module name -> the files it is made of, in order.
@@ -23,6 +28,10 @@ pub const MODULES: &[(&str, &[&str])] = &[
     ("gemm_naive", &["gemm_operands.wgsl", "gemm_naive.wgsl"]),
     ("gemm_tiled", &["gemm_operands.wgsl", "gemm_tiled.wgsl"]),
     ("elementwise", &["elementwise.wgsl"]),
+    ("reduce", &["workgroup_sum.wgsl", "reduce.wgsl"]),
+    ("l2norm", &["workgroup_sum.wgsl", "l2norm.wgsl"]),
+    ("pool", &["pool.wgsl"]),
+    ("optim", &["optim.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {
