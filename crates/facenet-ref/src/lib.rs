@@ -4,4 +4,6 @@
 //! is written for obvious correctness, accumulates in f64 and has no dependencies. Speed is
 //! not a goal here.
 
+pub mod conv;
+pub mod finite_diff;
 pub mod gemm;
