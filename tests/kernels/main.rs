@@ -3,5 +3,6 @@
 //! One test binary, so the GPU device is opened once and shared by all tests.
 
 mod common;
+mod conv;
 mod gemm;
 mod shaders;

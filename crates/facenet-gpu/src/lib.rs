@@ -3,12 +3,14 @@
 //! - [`Gpu`]: a headless wgpu device with a pipeline cache, error capture and timing.
 //! - [`GpuBuffer`]: a typed storage buffer that knows its shape.
 //! - [`gemm`]: general matrix multiply, the engine the other kernels build on.
+//! - [`conv`]: 2-D convolution forward and backward, implicit GEMMs with fused ReLU.
 //!
 //! Every kernel here has a plain CPU twin in the `facenet-ref` crate, and the top-level `tests/`
 //! hold one against the other.
 
 mod buffer;
 mod context;
+pub mod conv;
 mod error;
 pub mod gemm;
 mod pipeline;

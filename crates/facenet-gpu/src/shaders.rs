@@ -17,12 +17,41 @@ pub const FILES: &[(&str, &str)] = &[
         "gemm_tiled.wgsl",
         include_str!("../../../shaders/gemm_tiled.wgsl"),
     ),
+    (
+        "conv_forward_operands.wgsl",
+        include_str!("../../../shaders/conv_forward_operands.wgsl"),
+    ),
+    (
+        "conv_backward_data_operands.wgsl",
+        include_str!("../../../shaders/conv_backward_data_operands.wgsl"),
+    ),
+    (
+        "conv_backward_weight_operands.wgsl",
+        include_str!("../../../shaders/conv_backward_weight_operands.wgsl"),
+    ),
+    (
+        "conv_weight_reduce.wgsl",
+        include_str!("../../../shaders/conv_weight_reduce.wgsl"),
+    ),
 ];
 
 /// Module name -> the files it is made of, in order.
 pub const MODULES: &[(&str, &[&str])] = &[
     ("gemm_naive", &["gemm_operands.wgsl", "gemm_naive.wgsl"]),
     ("gemm_tiled", &["gemm_operands.wgsl", "gemm_tiled.wgsl"]),
+    (
+        "conv_forward",
+        &["conv_forward_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    (
+        "conv_backward_data",
+        &["conv_backward_data_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    (
+        "conv_backward_weight",
+        &["conv_backward_weight_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    ("conv_weight_reduce", &["conv_weight_reduce.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {
