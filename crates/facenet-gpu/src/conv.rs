@@ -111,6 +111,7 @@ fn gemm_launch(
 }
 
 /// Records `y = conv(x) + bias`, then ReLU when `relu` is true (fused in the epilogue).
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
     gpu: &Gpu,
     encoder: &mut wgpu::CommandEncoder,
