@@ -13,11 +13,15 @@
 //! | weight gradient | C_out | C_in * R * S + 1 (bias) | batch * H_out * W_out | K split |
 //!
 //! Tiles never straddle two images, so layers with fewer than 64 output pixels per image
-//! leave part of each tile idle. The weight gradient reduces over every pixel of the batch
-//! while its output is small, so it splits K over workgroup z (enough splits to fill about
-//! [`TARGET_WORKGROUPS`] workgroups), writes one partial product per split into a scratch
-//! buffer and sums the splits in a second pass; its last GEMM column multiplies dy by ones, so
-//! the same passes yield the bias gradient.
+//! leave part of each tile idle. With stride > 1 the data gradient's K loop still visits every
+//! tap of every output channel although only about 1 / stride^2 of them land on the output
+//! grid; the rest multiply a zero (splitting the gather by stride phase would remove that).
+//!
+//! The weight gradient reduces over every pixel of the batch while its output is small, so it
+//! splits K over workgroup z (enough splits to fill about [`TARGET_WORKGROUPS`] workgroups),
+//! writes one partial product per split into a scratch buffer and sums the splits in a second
+//! pass. Its last GEMM column multiplies dy by ones, so the same passes yield the bias
+//! gradient (at the price of one more column tile when C_in * R * S is a multiple of 64).
 //!
 //! Fusions: ReLU in the forward epilogue (`relu`), and the ReLU backward (dy gated by the
 //! forward output being > 0) in the dy loads of both gradients (`relu_output`). Kernel size,
