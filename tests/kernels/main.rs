@@ -3,6 +3,7 @@
 //! One test binary, so the GPU device is opened once and shared by all tests.
 
 mod common;
+mod conv;
 mod elementwise;
 mod gemm;
 mod layers;

@@ -6,12 +6,14 @@
 //! - [`pool`], [`linear`], [`l2norm`]: the non-convolution layers of the embedding net, each
 //!   forward and backward; [`reduce`]: the deterministic sums they share.
 //! - [`optim`]: SGD, Adam(W) and AdaGrad steps in place.
+//! - [`conv`]: 2-D convolution forward and backward, implicit GEMMs with fused ReLU.
 //!
 //! Every kernel here has a plain CPU twin in the `facenet-ref` crate, and the top-level `tests/`
 //! hold one against the other.
 
 mod buffer;
 mod context;
+pub mod conv;
 pub mod elementwise;
 mod error;
 pub mod gemm;

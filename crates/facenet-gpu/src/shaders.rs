@@ -21,6 +21,10 @@ pub const FILES: &[(&str, &str)] = embed![
     "pool.wgsl",
     "l2norm.wgsl",
     "optim.wgsl",
+    "conv_forward_operands.wgsl",
+    "conv_backward_data_operands.wgsl",
+    "conv_backward_weight_operands.wgsl",
+    "conv_weight_reduce.wgsl",
 ];
 
 /// Module name -> the files it is made of, in order.
@@ -32,6 +36,19 @@ pub const MODULES: &[(&str, &[&str])] = &[
     ("l2norm", &["workgroup_sum.wgsl", "l2norm.wgsl"]),
     ("pool", &["pool.wgsl"]),
     ("optim", &["optim.wgsl"]),
+    (
+        "conv_forward",
+        &["conv_forward_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    (
+        "conv_backward_data",
+        &["conv_backward_data_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    (
+        "conv_backward_weight",
+        &["conv_backward_weight_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    ("conv_weight_reduce", &["conv_weight_reduce.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {

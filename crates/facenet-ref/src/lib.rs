@@ -7,6 +7,8 @@
 //! Layer references are generic over [`Real`], so the same code that checks the GPU in f32
 //! runs in f64 for the finite-difference checks of [`gradcheck`].
 
+pub mod conv;
+pub mod finite_diff;
 pub mod gemm;
 pub mod gradcheck;
 pub mod l2norm;

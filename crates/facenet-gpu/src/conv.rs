@@ -1,0 +1,264 @@
+//! 2-D convolution, forward and backward, as implicit GEMMs on the tiled GEMM body.
+//!
+//! Same semantics as [`facenet_ref::conv`]: NCHW activations, weight `[C_out, C_in, R, S]` with
+//! R = S = `kernel`, bias `[C_out]`, any stride and zero padding. Each op composes an operand
+//! file (`shaders/conv_*_operands.wgsl`) with `shaders/gemm_tiled.wgsl`: the GEMM's 64 x 64
+//! tiles and 8 x 8 register blocks stay as they are, and only the operand reads compute
+//! convolution addresses, so no im2col matrix is ever written.
+//!
+//! | op | M | N | K | workgroup z |
+//! |---|---|---|---|---|
+//! | forward | H_out * W_out | C_out | C_in * R * S | image |
+//! | data gradient (gather) | H * W | C_in | C_out * R * S | image |
+//! | weight gradient | C_out | C_in * R * S + 1 (bias) | batch * H_out * W_out | K split |
+//!
+//! Tiles never straddle two images, so layers with fewer than 64 output pixels per image
+//! leave part of each tile idle. With stride > 1 the data gradient's K loop still visits every
+//! tap of every output channel although only about 1 / stride^2 of them land on the output
+//! grid; the rest multiply a zero (splitting the gather by stride phase would remove that).
+//!
+//! The weight gradient reduces over every pixel of the batch while its output is small, so it
+//! splits K over workgroup z (enough splits to fill about [`TARGET_WORKGROUPS`] workgroups),
+//! writes one partial product per split into a scratch buffer and sums the splits in a second
+//! pass. Its last GEMM column multiplies dy by ones, so the same passes yield the bias
+//! gradient (at the price of one more column tile when C_in * R * S is a multiple of 64).
+//!
+//! Fusions: ReLU in the forward epilogue (`relu`), and the ReLU backward (dy gated by the
+//! forward output being > 0) in the dy loads of both gradients (`relu_output`). Kernel size,
+//! stride and the fusions are pipeline constants.
+
+pub use facenet_ref::conv::Conv2dDesc;
+
+use crate::{Gpu, GpuBuffer, KernelSpec};
+
+/// Mirrors `ConvParams` in the `shaders/conv_*.wgsl` files, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ConvParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    k_total: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    h_out: u32,
+    w_out: u32,
+    padding: u32,
+    splits: u32,
+}
+
+/// Tile sizes of `shaders/gemm_tiled.wgsl`.
+const TILE: usize = 64;
+const TILE_K: usize = 16;
+/// Invocations per workgroup of `shaders/conv_weight_reduce.wgsl`.
+const REDUCE_THREADS: usize = 256;
+/// Workgroups the weight-gradient split aims for: a few per compute unit of a large GPU.
+pub const TARGET_WORKGROUPS: usize = 256;
+/// The shortest K range a split covers, so each split's workgroup amortises its epilogue.
+const MIN_SPLIT: usize = 256;
+
+fn to_u32(value: usize, what: &str) -> u32 {
+    u32::try_from(value).unwrap_or_else(|_| panic!("{what} = {value} does not fit in u32"))
+}
+
+fn check_len(what: &str, buffer: &GpuBuffer<f32>, expected: usize, desc: &Conv2dDesc) {
+    assert_eq!(
+        buffer.len(),
+        expected,
+        "{what} has {} values, {desc:?} needs {expected}",
+        buffer.len()
+    );
+}
+
+impl ConvParams {
+    /// The GEMM view (m, n, k) of `desc`, the reduction length and the split count.
+    fn new(desc: &Conv2dDesc, mnk: [usize; 3], k_total: usize, splits: usize) -> Self {
+        // Every index the shaders compute must fit in u32.
+        to_u32(desc.input_len().max(desc.output_len()), "activation length");
+        to_u32(splits * mnk[0] * mnk[1], "partial-product length");
+        Self {
+            m: to_u32(mnk[0], "M"),
+            n: to_u32(mnk[1], "N"),
+            k: to_u32(mnk[2], "K"),
+            k_total: to_u32(k_total, "K"),
+            c_in: to_u32(desc.c_in, "C_in"),
+            h: to_u32(desc.h, "H"),
+            w: to_u32(desc.w, "W"),
+            c_out: to_u32(desc.c_out, "C_out"),
+            h_out: to_u32(desc.out_h(), "H_out"),
+            w_out: to_u32(desc.out_w(), "W_out"),
+            padding: to_u32(desc.padding, "padding"),
+            splits: to_u32(splits, "splits"),
+        }
+    }
+}
+
+/// The implicit-GEMM pipeline `module` specialised for `desc`, and its dispatch size for the
+/// GEMM (m, n, k) with `z` workgroup layers.
+fn gemm_launch(
+    module: &'static str,
+    desc: &Conv2dDesc,
+    relu: bool,
+    [m, n, k]: [usize; 3],
+    z: usize,
+) -> (KernelSpec, [u32; 3]) {
+    let aligned = m % TILE == 0 && n % TILE == 0 && k % TILE_K == 0;
+    let spec = KernelSpec::new(module, "gemm_tiled")
+        .with("KERNEL", to_u32(desc.kernel, "kernel"))
+        .with("STRIDE", to_u32(desc.stride, "stride"))
+        .with("RELU", relu as u32)
+        .with("CHECK_BOUNDS", !aligned as u32);
+    let workgroups = [n.div_ceil(TILE), m.div_ceil(TILE), z].map(|w| to_u32(w, "workgroups"));
+    (spec, workgroups)
+}
+
+/// Records `y = conv(x) + bias`, then ReLU when `relu` is true (fused in the epilogue).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward(
+    gpu: &Gpu,
+    encoder: &mut wgpu::CommandEncoder,
+    desc: &Conv2dDesc,
+    x: &GpuBuffer<f32>,
+    weight: &GpuBuffer<f32>,
+    bias: &GpuBuffer<f32>,
+    y: &GpuBuffer<f32>,
+    relu: bool,
+) {
+    check_len("x", x, desc.input_len(), desc);
+    check_len("weight", weight, desc.weight_len(), desc);
+    check_len("bias", bias, desc.c_out, desc);
+    check_len("y", y, desc.output_len(), desc);
+
+    let taps = desc.kernel * desc.kernel;
+    let mnk = [desc.out_h() * desc.out_w(), desc.c_out, desc.c_in * taps];
+    let params = ConvParams::new(desc, mnk, mnk[2], 1);
+    let (spec, workgroups) = gemm_launch("conv_forward", desc, relu, mnk, desc.batch);
+    let uniform = gpu.uniform(&params);
+    let buffers = [&uniform, &x.buffer, &weight.buffer, &bias.buffer, &y.buffer];
+    gpu.dispatch(encoder, &gpu.pipeline(&spec), &buffers, workgroups);
+}
+
+/// Records `dx` from `dy`; when `relu_output` is `Some(y)`, dy is first gated by y > 0 (the
+/// ReLU backward, fused into the operand load).
+pub fn conv2d_backward_data(
+    gpu: &Gpu,
+    encoder: &mut wgpu::CommandEncoder,
+    desc: &Conv2dDesc,
+    dy: &GpuBuffer<f32>,
+    relu_output: Option<&GpuBuffer<f32>>,
+    weight: &GpuBuffer<f32>,
+    dx: &GpuBuffer<f32>,
+) {
+    check_len("dy", dy, desc.output_len(), desc);
+    if let Some(y) = relu_output {
+        check_len("relu_output", y, desc.output_len(), desc);
+    }
+    check_len("weight", weight, desc.weight_len(), desc);
+    check_len("dx", dx, desc.input_len(), desc);
+
+    let taps = desc.kernel * desc.kernel;
+    let mnk = [desc.h * desc.w, desc.c_in, desc.c_out * taps];
+    let params = ConvParams::new(desc, mnk, mnk[2], 1);
+    let relu = relu_output.is_some();
+    let (spec, workgroups) = gemm_launch("conv_backward_data", desc, relu, mnk, desc.batch);
+    let uniform = gpu.uniform(&params);
+    let gate = relu_output.map_or(gpu.placeholder(), |y| &y.buffer);
+    let buffers = [&uniform, &dy.buffer, gate, &weight.buffer, &dx.buffer];
+    gpu.dispatch(encoder, &gpu.pipeline(&spec), &buffers, workgroups);
+}
+
+/// Records `dweight` and `dbias` from `x` and `dy` (dy gated by `relu_output` > 0 when given),
+/// with a scratch buffer allocated for this call. [`ConvWorkspace`] keeps it across calls.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_weight(
+    gpu: &Gpu,
+    encoder: &mut wgpu::CommandEncoder,
+    desc: &Conv2dDesc,
+    x: &GpuBuffer<f32>,
+    dy: &GpuBuffer<f32>,
+    relu_output: Option<&GpuBuffer<f32>>,
+    dweight: &GpuBuffer<f32>,
+    dbias: &GpuBuffer<f32>,
+) {
+    ConvWorkspace::default().backward_weight(
+        gpu,
+        encoder,
+        desc,
+        x,
+        dy,
+        relu_output,
+        dweight,
+        dbias,
+    );
+}
+
+/// How many splits the weight gradient's K = `k_total` gets when its output has `tiles` GEMM
+/// tiles, and the K range of each split (a multiple of the K step).
+fn weight_gradient_split(tiles: usize, k_total: usize) -> (usize, usize) {
+    let wanted = TARGET_WORKGROUPS.div_ceil(tiles);
+    let most = (k_total / MIN_SPLIT).max(1);
+    let chunk = k_total
+        .div_ceil(wanted.clamp(1, most))
+        .next_multiple_of(TILE_K);
+    (k_total.div_ceil(chunk), chunk)
+}
+
+/// The scratch memory of the split weight gradient, kept between calls so that a training
+/// step does not allocate. It grows to the largest layer it has served.
+#[derive(Default)]
+pub struct ConvWorkspace {
+    partial: Option<GpuBuffer<f32>>,
+}
+
+impl ConvWorkspace {
+    /// [`conv2d_backward_weight`] with this workspace's scratch buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_weight(
+        &mut self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        desc: &Conv2dDesc,
+        x: &GpuBuffer<f32>,
+        dy: &GpuBuffer<f32>,
+        relu_output: Option<&GpuBuffer<f32>>,
+        dweight: &GpuBuffer<f32>,
+        dbias: &GpuBuffer<f32>,
+    ) {
+        check_len("x", x, desc.input_len(), desc);
+        check_len("dy", dy, desc.output_len(), desc);
+        if let Some(y) = relu_output {
+            check_len("relu_output", y, desc.output_len(), desc);
+        }
+        check_len("dweight", dweight, desc.weight_len(), desc);
+        check_len("dbias", dbias, desc.c_out, desc);
+
+        // The extra column of ones turns the bias gradient into one more GEMM column.
+        let (m, n) = (desc.c_out, desc.c_in * desc.kernel * desc.kernel + 1);
+        let k_total = desc.batch * desc.out_h() * desc.out_w();
+        let (splits, chunk) = weight_gradient_split(m.div_ceil(TILE) * n.div_ceil(TILE), k_total);
+        let params = ConvParams::new(desc, [m, n, chunk], k_total, splits);
+        let uniform = gpu.uniform(&params);
+        let partial = self.partial(gpu, splits * m * n);
+
+        let relu = relu_output.is_some();
+        let (spec, workgroups) =
+            gemm_launch("conv_backward_weight", desc, relu, [m, n, chunk], splits);
+        let gate = relu_output.map_or(gpu.placeholder(), |y| &y.buffer);
+        let buffers = [&uniform, &dy.buffer, gate, &x.buffer, &partial.buffer];
+        gpu.dispatch(encoder, &gpu.pipeline(&spec), &buffers, workgroups);
+
+        let spec = KernelSpec::new("conv_weight_reduce", "conv_weight_reduce");
+        let buffers = [&uniform, &partial.buffer, &dweight.buffer, &dbias.buffer];
+        let workgroups = [to_u32((m * n).div_ceil(REDUCE_THREADS), "workgroups"), 1, 1];
+        gpu.dispatch(encoder, &gpu.pipeline(&spec), &buffers, workgroups);
+    }
+
+    fn partial(&mut self, gpu: &Gpu, len: usize) -> &GpuBuffer<f32> {
+        if self.partial.as_ref().is_none_or(|p| p.len() < len) {
+            self.partial = Some(GpuBuffer::zeros(gpu, &[len]));
+        }
+        self.partial.as_ref().expect("allocated above")
+    }
+}
