@@ -5,3 +5,4 @@
 //! not a goal here.
 
 pub mod gemm;
+pub mod mining;
