@@ -238,7 +238,10 @@ pub fn triplet_loss(
 
     let x: Vec<f64> = emb.iter().map(|&v| f64::from(v)).collect();
     let eval = evaluate(&x, n, d, labels, rule, f64::from(alpha));
-    let mut stats = eval.stats;
+    let mut stats = TripletStats {
+        loss: eval.loss as f32,
+        ..eval.stats
+    };
     if stats.positive_pairs == 0 {
         log::warn!("triplet batch of {n} rows has no positive pair: loss 0, no gradient");
     }
@@ -415,7 +418,6 @@ pub(crate) fn evaluate(
     };
     let loss = acc.loss_sum * scale;
     let stats = TripletStats {
-        loss: loss as f32,
         loss_nonzero_mean: mean(acc.loss_sum, acc.active) as f32,
         positive_pairs,
         semi_hard_found: found,
@@ -423,8 +425,7 @@ pub(crate) fn evaluate(
         active_triplets: acc.active,
         mean_d_ap: mean(acc.d_ap_sum, acc.triplets) as f32,
         mean_d_an: mean(acc.d_an_sum, acc.triplets) as f32,
-        mean_norm: 0.0,
-        std_norm: 0.0,
+        ..TripletStats::default()
     };
     Evaluation {
         loss,
