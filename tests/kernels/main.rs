@@ -3,5 +3,7 @@
 //! One test binary, so the GPU device is opened once and shared by all tests.
 
 mod common;
+mod distance;
 mod gemm;
+mod mining;
 mod shaders;

@@ -17,12 +17,111 @@ pub const FILES: &[(&str, &str)] = &[
         "gemm_tiled.wgsl",
         include_str!("../../../shaders/gemm_tiled.wgsl"),
     ),
+    (
+        "distance_operands.wgsl",
+        include_str!("../../../shaders/distance_operands.wgsl"),
+    ),
+    (
+        "sq_norms.wgsl",
+        include_str!("../../../shaders/sq_norms.wgsl"),
+    ),
+    (
+        "nearest.wgsl",
+        include_str!("../../../shaders/nearest.wgsl"),
+    ),
+    (
+        "mining_params.wgsl",
+        include_str!("../../../shaders/mining_params.wgsl"),
+    ),
+    (
+        "mining_select_common.wgsl",
+        include_str!("../../../shaders/mining_select_common.wgsl"),
+    ),
+    (
+        "semi_hard.wgsl",
+        include_str!("../../../shaders/semi_hard.wgsl"),
+    ),
+    (
+        "batch_hard.wgsl",
+        include_str!("../../../shaders/batch_hard.wgsl"),
+    ),
+    (
+        "batch_all.wgsl",
+        include_str!("../../../shaders/batch_all.wgsl"),
+    ),
+    (
+        "mining_gradient.wgsl",
+        include_str!("../../../shaders/mining_gradient.wgsl"),
+    ),
+    (
+        "mining_labels.wgsl",
+        include_str!("../../../shaders/mining_labels.wgsl"),
+    ),
+    (
+        "mining_offsets.wgsl",
+        include_str!("../../../shaders/mining_offsets.wgsl"),
+    ),
+    (
+        "mining_finalize.wgsl",
+        include_str!("../../../shaders/mining_finalize.wgsl"),
+    ),
+    (
+        "mining_scale.wgsl",
+        include_str!("../../../shaders/mining_scale.wgsl"),
+    ),
 ];
 
 /// Module name -> the files it is made of, in order.
 pub const MODULES: &[(&str, &[&str])] = &[
     ("gemm_naive", &["gemm_operands.wgsl", "gemm_naive.wgsl"]),
     ("gemm_tiled", &["gemm_operands.wgsl", "gemm_tiled.wgsl"]),
+    (
+        "distance_tiled",
+        &["distance_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    ("sq_norms", &["sq_norms.wgsl"]),
+    ("nearest", &["nearest.wgsl"]),
+    (
+        "semi_hard",
+        &[
+            "mining_params.wgsl",
+            "mining_select_common.wgsl",
+            "semi_hard.wgsl",
+        ],
+    ),
+    (
+        "batch_hard",
+        &[
+            "mining_params.wgsl",
+            "mining_select_common.wgsl",
+            "batch_hard.wgsl",
+        ],
+    ),
+    (
+        "batch_all",
+        &[
+            "mining_params.wgsl",
+            "mining_select_common.wgsl",
+            "batch_all.wgsl",
+        ],
+    ),
+    (
+        "mining_gradient",
+        &["mining_params.wgsl", "mining_gradient.wgsl"],
+    ),
+    (
+        "mining_labels",
+        &["mining_params.wgsl", "mining_labels.wgsl"],
+    ),
+    (
+        "mining_offsets",
+        &["mining_params.wgsl", "mining_offsets.wgsl"],
+    ),
+    (
+        "mining_finalize",
+        &["mining_params.wgsl", "mining_finalize.wgsl"],
+    ),
+    ("mining_scale", &["mining_params.wgsl", "mining_scale.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {
