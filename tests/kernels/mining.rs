@@ -1,6 +1,6 @@
 //! The GPU triplet miner against the brute-force `facenet_ref::mining::triplet_loss`.
 
-use facenet_gpu::mining::{BLOCK_BYTES, MiningError, Rule, TripletMiner, TripletStats};
+use facenet_gpu::mining::{MiningError, Rule, TripletMiner, TripletStats};
 use facenet_gpu::{Gpu, GpuBuffer};
 use facenet_ref::mining::triplet_loss;
 
@@ -152,10 +152,6 @@ fn many_small_blocks_match_reference() {
     // 97 rows of 4 bytes per block row: 10 blocks of 10 anchor rows, the last one of 7.
     let mut miner = TripletMiner::with_block_bytes(gpu, 97, 8, 97 * 10 * 4);
     check_against_reference(gpu, &mut miner, 97, 8, 13);
-    assert!(
-        BLOCK_BYTES >= 8192 * 1024 * 4,
-        "N = 8192 needs blocks of 1024 rows"
-    );
 }
 
 #[test]
@@ -264,12 +260,10 @@ fn check_semi_hard_predicate(emb: &[f32], d: usize, labels: &[u32], triplets: &[
     let slack = 1e-5;
     for a in (0..n).step_by(n / 16) {
         let chosen: Vec<_> = triplets.iter().filter(|t| t.0 as usize == a).collect();
-        let positives = (0..n).filter(|&p| p != a && labels[p] == labels[a]).count();
         let negatives: Vec<f64> = (0..n)
             .filter(|&j| labels[j] != labels[a])
             .map(|j| dist64(emb, d, a, j))
             .collect();
-        let mut found = 0;
         for &&(_, p, neg) in &chosen {
             let (d_ap, d_an) = (
                 dist64(emb, d, a, p as usize),
@@ -291,9 +285,7 @@ fn check_semi_hard_predicate(emb: &[f32], d: usize, labels: &[u32], triplets: &[
                 0,
                 "({a}, {p}, {neg}): a nearer semi-hard negative"
             );
-            found += 1;
         }
-        let without = positives - found;
         // A skipped pair must have had no negative beyond its positive.
         for p in (0..n).filter(|&p| p != a && labels[p] == labels[a]) {
             if !chosen.iter().any(|t| t.1 as usize == p) {
@@ -304,7 +296,6 @@ fn check_semi_hard_predicate(emb: &[f32], d: usize, labels: &[u32], triplets: &[
                 );
             }
         }
-        assert!(without <= positives);
     }
 }
 
