@@ -4,8 +4,10 @@
 
 mod common;
 mod conv;
+mod distance;
 mod elementwise;
 mod gemm;
 mod layers;
+mod mining;
 mod optim;
 mod shaders;

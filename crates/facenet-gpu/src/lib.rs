@@ -7,6 +7,8 @@
 //!   forward and backward; [`reduce`]: the deterministic sums they share.
 //! - [`optim`]: SGD, Adam(W) and AdaGrad steps in place.
 //! - [`conv`]: 2-D convolution forward and backward, implicit GEMMs with fused ReLU.
+//! - [`distance`]: squared distances, pairwise, cross and nearest.
+//! - [`mining`]: in-batch triplet selection, loss, gradient and statistics.
 //!
 //! Every kernel here has a plain CPU twin in the `facenet-ref` crate, and the top-level `tests/`
 //! hold one against the other.
@@ -14,12 +16,14 @@
 mod buffer;
 mod context;
 pub mod conv;
+pub mod distance;
 pub mod elementwise;
 mod error;
 pub mod gemm;
 mod grid;
 pub mod l2norm;
 pub mod linear;
+pub mod mining;
 pub mod optim;
 mod pipeline;
 pub mod pool;

@@ -25,6 +25,19 @@ pub const FILES: &[(&str, &str)] = embed![
     "conv_backward_data_operands.wgsl",
     "conv_backward_weight_operands.wgsl",
     "conv_weight_reduce.wgsl",
+    "distance_operands.wgsl",
+    "sq_norms.wgsl",
+    "nearest.wgsl",
+    "mining_params.wgsl",
+    "mining_select_common.wgsl",
+    "semi_hard.wgsl",
+    "batch_hard.wgsl",
+    "batch_all.wgsl",
+    "mining_gradient.wgsl",
+    "mining_labels.wgsl",
+    "mining_offsets.wgsl",
+    "mining_finalize.wgsl",
+    "mining_scale.wgsl",
 ];
 
 /// Module name -> the files it is made of, in order.
@@ -49,6 +62,53 @@ pub const MODULES: &[(&str, &[&str])] = &[
         &["conv_backward_weight_operands.wgsl", "gemm_tiled.wgsl"],
     ),
     ("conv_weight_reduce", &["conv_weight_reduce.wgsl"]),
+    (
+        "distance_tiled",
+        &["distance_operands.wgsl", "gemm_tiled.wgsl"],
+    ),
+    ("sq_norms", &["sq_norms.wgsl"]),
+    ("nearest", &["nearest.wgsl"]),
+    (
+        "semi_hard",
+        &[
+            "mining_params.wgsl",
+            "mining_select_common.wgsl",
+            "semi_hard.wgsl",
+        ],
+    ),
+    (
+        "batch_hard",
+        &[
+            "mining_params.wgsl",
+            "mining_select_common.wgsl",
+            "batch_hard.wgsl",
+        ],
+    ),
+    (
+        "batch_all",
+        &[
+            "mining_params.wgsl",
+            "mining_select_common.wgsl",
+            "batch_all.wgsl",
+        ],
+    ),
+    (
+        "mining_gradient",
+        &["mining_params.wgsl", "mining_gradient.wgsl"],
+    ),
+    (
+        "mining_labels",
+        &["mining_params.wgsl", "mining_labels.wgsl"],
+    ),
+    (
+        "mining_offsets",
+        &["mining_params.wgsl", "mining_offsets.wgsl"],
+    ),
+    (
+        "mining_finalize",
+        &["mining_params.wgsl", "mining_finalize.wgsl"],
+    ),
+    ("mining_scale", &["mining_params.wgsl", "mining_scale.wgsl"]),
 ];
 
 fn file(name: &str) -> &'static str {

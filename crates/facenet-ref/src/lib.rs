@@ -13,6 +13,7 @@ pub mod gemm;
 pub mod gradcheck;
 pub mod l2norm;
 pub mod linear;
+pub mod mining;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
