@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 /// Bench targets in `benches/`, in the order they run.
-const BENCHES: &[&str] = &["gemm", "conv", "layers", "mining"];
+const BENCHES: &[&str] = &["gemm", "conv", "layers", "mining", "model"];
 
 const USAGE: &str = "usage:
   cargo xtask test                   run every test (the command CI runs)
