@@ -236,25 +236,15 @@ pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finite_diff::assert_gradient;
+    use crate::gradcheck::{
+        assert_gradient_close, numeric_gradient, pseudo_random as values, weighted_sum as dot,
+    };
 
-    /// Deterministic values in [-1, 1) (a 64-bit LCG), so the tests need no dependencies.
-    fn values(seed: u64, len: usize) -> Vec<f64> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-            })
-            .collect()
-    }
-
-    fn dot(a: &[f64], b: &[f64]) -> f64 {
-        a.iter().zip(b).map(|(a, b)| a * b).sum()
+    /// Central differences with h = 1e-5 in f64 leave about 1e-9 of error on these smooth
+    /// (piecewise linear) functions; 1e-6 is far above that and far below any real mistake.
+    #[track_caller]
+    fn assert_gradient(what: &str, f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
+        assert_gradient_close(what, analytic, &numeric_gradient(f, x, 1e-5), 1e-6);
     }
 
     fn desc(

@@ -8,7 +8,6 @@
 //! runs in f64 for the finite-difference checks of [`gradcheck`].
 
 pub mod conv;
-pub mod finite_diff;
 pub mod gemm;
 pub mod gradcheck;
 pub mod l2norm;
