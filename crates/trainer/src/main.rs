@@ -107,8 +107,10 @@ pub struct ClusterArgs {
 
 #[derive(Args)]
 pub struct PairsArgs {
+    /// A one-folder-per-identity dataset.
     #[arg(long)]
     pub data: PathBuf,
+    /// The pairs file to write.
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, default_value_t = 10)]
@@ -134,11 +136,13 @@ pub struct TrainArgs {
     /// Net preset: tiny or facenet-s.
     #[arg(long, default_value = "tiny")]
     pub preset: String,
-    #[arg(long, default_value_t = 64)]
-    pub input_size: usize,
+    /// Input size in pixels, a multiple of 8 (default: 64 for --data, 32 for synthetic faces).
+    #[arg(long)]
+    pub input_size: Option<usize>,
     /// Input channels: 1 (grey) or 3 (RGB).
     #[arg(long, default_value_t = 1)]
     pub channels: usize,
+    /// Embedding size (64 to 512 in SPEC; a multiple of 4).
     #[arg(long, default_value_t = 128)]
     pub embedding_dim: usize,
     /// Identities per batch.
@@ -154,20 +158,25 @@ pub struct TrainArgs {
     /// batch-hard-soft, batch-all, batch-all-nonzero.
     #[arg(long, default_value = "semi-hard")]
     pub rule: String,
+    /// Triplet margin.
     #[arg(long, default_value_t = 0.2)]
     pub alpha: f32,
     /// adam, adamw, sgd or adagrad.
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
+    /// Learning rate (the start of the schedule).
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
+    /// L2 weight decay (decoupled for adamw).
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f32,
+    /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
     /// constant or cosine.
     #[arg(long, default_value = "cosine")]
     pub schedule: String,
+    /// Training epochs (default: 60 for --data, 8 for synthetic faces).
     #[arg(long)]
     pub epochs: Option<u64>,
     /// Steps per epoch (default: one pass over the training images).
@@ -176,8 +185,10 @@ pub struct TrainArgs {
     /// Maximum shift of the augmentation, in pixels (0 disables shifts).
     #[arg(long, default_value_t = 3)]
     pub shift: usize,
+    /// No random horizontal flips.
     #[arg(long)]
     pub no_flip: bool,
+    /// Seeds the initialisation, the split, the batches and the augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Cross-check the GPU step against the CPU reference at step 1 and every N steps.
@@ -199,6 +210,7 @@ pub struct TrainArgs {
     pub synthetic_images: usize,
     #[arg(long, default_value_t = 1.0)]
     pub synthetic_difficulty: f32,
+    /// Skip undecodable images (each listed in a warning) instead of failing.
     #[arg(long)]
     pub skip_bad_images: bool,
 }
