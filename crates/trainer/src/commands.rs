@@ -223,12 +223,18 @@ pub fn embed(args: &EmbedArgs) -> Result<()> {
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<()> {
-    let e = embed_dataset(&args.common)?;
-    let (rows, matched, folds, n_folds) = match &args.pairs {
+    // The pairs file is read and resolved first, so a bad line fails before any GPU work.
+    let pairs = match &args.pairs {
         Some(path) => {
             let file = PairsFile::read(path)?;
             let dataset = Dataset::open(&args.common.data, &OpenOptions::new())?;
-            let resolved = file.resolve(&dataset)?;
+            Some((path, file.resolve(&dataset)?, file))
+        }
+        None => None,
+    };
+    let e = embed_dataset(&args.common)?;
+    let (rows, matched, folds, n_folds) = match pairs {
+        Some((path, resolved, file)) => {
             let index: HashMap<&Path, usize> = e
                 .set
                 .paths
