@@ -12,6 +12,9 @@
 
 const WG: u32 = 32u;
 const VECS: u32 = 4u;
+// The vec4 columns each invocation accumulates, ceil(d / 4 / WG) <= VECS: set per embedding
+// size so that the loops over columns have a known trip count.
+override COLUMN_VECS: u32 = VECS;
 // Consecutive weights each invocation scans per tile.
 const SPAN: u32 = 16u;
 const TILE: u32 = WG * SPAN;
@@ -76,7 +79,7 @@ fn grad_rows(
         for (var e = 0u; e < count; e++) {
             let j = tile_index[e];
             let s = f32(tile_weight[e]);
-            for (var c = 0u; c < VECS; c++) {
+            for (var c = 0u; c < COLUMN_VECS; c++) {
                 let col = t + c * WG;
                 if col < dv {
                     acc[c] += s * emb[j * dv + col];
@@ -86,7 +89,7 @@ fn grad_rows(
         workgroupBarrier();
     }
     let scale = anchor_scale[a];
-    for (var c = 0u; c < VECS; c++) {
+    for (var c = 0u; c < COLUMN_VECS; c++) {
         let col = t + c * WG;
         if col < dv {
             grad[a * dv + col] += scale * acc[c];
@@ -107,7 +110,7 @@ fn grad_cols(
         for (var e = 0u; e < count; e++) {
             let a = params.row0 + tile_index[e];
             let w = f32(tile_weight[e]) * anchor_scale[a];
-            for (var c = 0u; c < VECS; c++) {
+            for (var c = 0u; c < COLUMN_VECS; c++) {
                 let col = t + c * WG;
                 if col < dv {
                     acc[c] += w * (emb[a * dv + col] - emb[i * dv + col]);
@@ -116,7 +119,7 @@ fn grad_cols(
         }
         workgroupBarrier();
     }
-    for (var c = 0u; c < VECS; c++) {
+    for (var c = 0u; c < COLUMN_VECS; c++) {
         let col = t + c * WG;
         if col < dv {
             grad[i * dv + col] += acc[c];
