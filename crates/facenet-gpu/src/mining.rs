@@ -31,6 +31,9 @@ const PAIR_SLOTS_PER_ROW: usize = 128;
 
 const NONE: u32 = u32::MAX;
 
+/// Invocations of a gradient workgroup (`WG` in `shaders/mining_gradient.wgsl`).
+const GRAD_WG: usize = 32;
+
 /// Mirrors `MiningParams` in `shaders/mining_params.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -232,8 +235,13 @@ impl TripletMiner {
         encoder.clear_buffer(&grad.buffer, 0, Some((n * d * 4) as u64));
 
         let select = gpu.pipeline(&KernelSpec::new(module, module));
-        let grad_rows = gpu.pipeline(&KernelSpec::new("mining_gradient", "grad_rows"));
-        let grad_cols = gpu.pipeline(&KernelSpec::new("mining_gradient", "grad_cols"));
+        let column_vecs = d.div_ceil(4 * GRAD_WG) as u32;
+        let grad_rows = gpu.pipeline(
+            &KernelSpec::new("mining_gradient", "grad_rows").with("COLUMN_VECS", column_vecs),
+        );
+        let grad_cols = gpu.pipeline(
+            &KernelSpec::new("mining_gradient", "grad_cols").with("COLUMN_VECS", column_vecs),
+        );
         let block_rows = (self.block_len / n).min(n);
         for row0 in (0..n).step_by(block_rows) {
             let rows = block_rows.min(n - row0);
