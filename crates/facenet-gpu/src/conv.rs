@@ -2,18 +2,20 @@
 //!
 //! Same semantics as [`facenet_ref::conv`]: NCHW activations, weight `[C_out, C_in, R, S]` with
 //! R = S = `kernel`, bias `[C_out]`, any stride and zero padding. Each op composes an operand
-//! file (`shaders/conv_*_operands.wgsl`) with `shaders/gemm_tiled.wgsl`: the GEMM's 64 x 64
-//! tiles and 8 x 8 register blocks stay as they are, and only the operand reads compute
-//! convolution addresses, so no im2col matrix is ever written.
+//! file (`shaders/conv_*_operands.wgsl`) with `shaders/gemm_tiled.wgsl`: the GEMM's tiles and
+//! 8 x 8 register blocks stay as they are, and only the operand reads compute convolution
+//! addresses, so no im2col matrix is ever written. Each GEMM gets the [`TileShape`] that pads
+//! its M x N least: narrow layers (C_out or C_in of 8 to 32) take tall 128 x 16 or 128 x 32
+//! tiles, and the weight gradient of few output channels the transposed ones.
 //!
 //! | op | M | N | K | workgroup z |
 //! |---|---|---|---|---|
 //! | forward | H_out * W_out | C_out | C_in * R * S | image |
-//! | data gradient (gather), per stride phase | H * W / s^2 | C_in | C_out * R * S / s^2 | image |
+//! | data gradient (gather), per phase | H * W / s^2 | C_in | C_out * R * S / s^2 | image |
 //! | weight gradient | C_out | C_in * R * S + 1 (bias) | batch * H_out * W_out | K split |
 //!
-//! Tiles never straddle two images, so layers with fewer than 64 output pixels per image
-//! leave part of each tile idle.
+//! Tiles never straddle two images, so layers with fewer output pixels per image than a tile
+//! has rows leave part of each tile idle.
 //!
 //! With stride s > 1 only about 1 / s^2 of the taps of an input pixel land on the output grid,
 //! and which ones depends on the pixel's phase ((ih + padding) mod s, (iw + padding) mod s).
@@ -25,7 +27,7 @@
 //! splits K over workgroup z (enough splits to fill about [`TARGET_WORKGROUPS`] workgroups),
 //! writes one partial product per split into a scratch buffer and sums the splits in a second
 //! pass. Its last GEMM column multiplies dy by ones, so the same passes yield the bias
-//! gradient (at the price of one more column tile when C_in * R * S is a multiple of 64).
+//! gradient (at the price of one more column tile when C_in * R * S is a multiple of the tile).
 //!
 //! Fusions: ReLU in the forward epilogue (`relu`), and the ReLU backward (dy gated by the
 //! forward output being > 0) in the dy loads of both gradients (`relu_output`). Kernel size,
@@ -33,6 +35,7 @@
 
 pub use facenet_ref::conv::Conv2dDesc;
 
+use crate::gemm::{TILE_K, TileShape};
 use crate::{Gpu, GpuBuffer, KernelSpec};
 
 /// Mirrors `ConvParams` in the `shaders/conv_*.wgsl` files, field for field.
@@ -53,9 +56,6 @@ struct ConvParams {
     splits: u32,
 }
 
-/// Tile sizes of `shaders/gemm_tiled.wgsl`.
-const TILE: usize = 64;
-const TILE_K: usize = 16;
 /// Invocations per workgroup of `shaders/conv_weight_reduce.wgsl`.
 const REDUCE_THREADS: usize = 256;
 /// Workgroups the weight-gradient split aims for: a few per compute unit of a large GPU.
@@ -108,14 +108,14 @@ fn gemm_launch(
     [m, n, k]: [usize; 3],
     z: usize,
 ) -> (KernelSpec, [u32; 3]) {
-    let aligned = m % TILE == 0 && n % TILE == 0 && k % TILE_K == 0;
+    let shape = TileShape::for_output(m, n);
     let spec = KernelSpec::new(module, "gemm_tiled")
         .with("KERNEL", to_u32(desc.kernel, "kernel"))
         .with("STRIDE", to_u32(desc.stride, "stride"))
-        .with("RELU", relu as u32)
-        .with("CHECK_BOUNDS", !aligned as u32);
-    let workgroups = [n.div_ceil(TILE), m.div_ceil(TILE), z].map(|w| to_u32(w, "workgroups"));
-    (spec, workgroups)
+        .with("RELU", relu as u32);
+    let [x, y] = shape.tiles(m, n);
+    let workgroups = [x, y, z].map(|w| to_u32(w, "workgroups"));
+    (shape.specialise(spec, [m, n, k]), workgroups)
 }
 
 /// Records `y = conv(x) + bias`, then ReLU when `relu` is true (fused in the epilogue).
@@ -332,7 +332,8 @@ impl ConvWorkspace {
         // The extra column of ones turns the bias gradient into one more GEMM column.
         let (m, n) = (desc.c_out, desc.c_in * desc.kernel * desc.kernel + 1);
         let k_total = desc.batch * desc.out_h() * desc.out_w();
-        let (splits, chunk) = weight_gradient_split(m.div_ceil(TILE) * n.div_ceil(TILE), k_total);
+        let [cols, rows] = TileShape::for_output(m, n).tiles(m, n);
+        let (splits, chunk) = weight_gradient_split(cols * rows, k_total);
         let params = ConvParams::new(desc, [m, n, chunk], k_total, splits);
         let uniform = gpu.uniform(&params);
         let partial = self.partial(gpu, splits * m * n);

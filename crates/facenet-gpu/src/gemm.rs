@@ -2,8 +2,9 @@
 //!
 //! Two kernels with the same semantics as [`facenet_ref::gemm`]:
 //! - [`GemmKernel::Naive`]: one output per invocation, the benchmark baseline;
-//! - [`GemmKernel::Tiled`]: 64 x 64 workgroup tiles, 8 x 8 register blocks per invocation,
-//!   panels of A and B shared through workgroup memory.
+//! - [`GemmKernel::Tiled`]: workgroup tiles of 64 x 64 (or a narrower [`TileShape`] when M
+//!   or N is small), 8 x 8 register blocks per invocation, panels of A and B shared through
+//!   workgroup memory.
 //!
 //! Operands are packed row-major per batch: A is M x K (K x M when transposed), B is K x N
 //! (N x K when transposed), C is M x N, the bias has N values.
@@ -50,8 +51,75 @@ struct GemmParams {
     _pad1: [f32; 2],
 }
 
-const TILE: usize = 64;
-const TILE_K: usize = 16;
+/// The K step of `shaders/gemm_tiled.wgsl`.
+pub(crate) const TILE_K: usize = 16;
+
+/// The workgroup tile of `shaders/gemm_tiled.wgsl` (its `TILE_M` x `TILE_N` constants). Every
+/// shape keeps 8 x 8 register blocks; the narrow ones are taller (or wider) so that a GEMM with
+/// few columns (or rows), like a narrow convolution layer, does not compute mostly padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TileShape {
+    /// 64 x 64, 64 invocations.
+    Square,
+    /// 128 x 32, 64 invocations.
+    Narrow32,
+    /// 128 x 16, 32 invocations.
+    Narrow16,
+    /// 32 x 128, 64 invocations.
+    Short32,
+    /// 16 x 128, 32 invocations.
+    Short16,
+}
+
+impl TileShape {
+    /// In order of preference when two shapes pad a GEMM equally.
+    pub const ALL: [TileShape; 5] = [
+        TileShape::Square,
+        TileShape::Narrow32,
+        TileShape::Short32,
+        TileShape::Narrow16,
+        TileShape::Short16,
+    ];
+
+    /// Rows and columns of C one workgroup computes.
+    pub fn tile(self) -> [usize; 2] {
+        match self {
+            TileShape::Square => [64, 64],
+            TileShape::Narrow32 => [128, 32],
+            TileShape::Narrow16 => [128, 16],
+            TileShape::Short32 => [32, 128],
+            TileShape::Short16 => [16, 128],
+        }
+    }
+
+    /// The shape that pads an M x N output least, the earliest in [`Self::ALL`] on a tie.
+    pub fn for_output(m: usize, n: usize) -> Self {
+        let padded = |shape: TileShape| {
+            let [rows, cols] = shape.tile();
+            m.next_multiple_of(rows) * n.next_multiple_of(cols)
+        };
+        Self::ALL
+            .into_iter()
+            .min_by_key(|&shape| padded(shape))
+            .expect("ALL is not empty")
+    }
+
+    /// Workgroups covering an M x N output: `[column tiles, row tiles]`.
+    pub(crate) fn tiles(self, m: usize, n: usize) -> [usize; 2] {
+        let [rows, cols] = self.tile();
+        [n.div_ceil(cols), m.div_ceil(rows)]
+    }
+
+    /// `spec` (a module ending in `gemm_tiled.wgsl`) specialised for this tile and a GEMM of
+    /// M x N x K: the bounds checks are compiled out when no tile reaches past an edge.
+    pub(crate) fn specialise(self, spec: KernelSpec, [m, n, k]: [usize; 3]) -> KernelSpec {
+        let [rows, cols] = self.tile();
+        let aligned = m % rows == 0 && n % cols == 0 && k % TILE_K == 0;
+        spec.with("TILE_M", rows as u32)
+            .with("TILE_N", cols as u32)
+            .with("CHECK_BOUNDS", !aligned as u32)
+    }
+}
 
 fn to_u32(value: usize, what: &str) -> u32 {
     u32::try_from(value).unwrap_or_else(|_| panic!("{what} = {value} does not fit in u32"))
@@ -131,10 +199,11 @@ pub fn gemm(
     let (spec, workgroups) = match kernel {
         GemmKernel::Naive => (spec, [desc.n.div_ceil(16), desc.m.div_ceil(16), desc.batch]),
         GemmKernel::Tiled => {
-            let aligned = desc.m % TILE == 0 && desc.n % TILE == 0 && desc.k % TILE_K == 0;
+            let shape = TileShape::for_output(desc.m, desc.n);
+            let [x, y] = shape.tiles(desc.m, desc.n);
             (
-                spec.with("CHECK_BOUNDS", !aligned as u32),
-                [desc.n.div_ceil(TILE), desc.m.div_ceil(TILE), desc.batch],
+                shape.specialise(spec, [desc.m, desc.n, desc.k]),
+                [x, y, desc.batch],
             )
         }
     };
