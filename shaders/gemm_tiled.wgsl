@@ -50,25 +50,29 @@ fn gemm_tiled(
 
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
         // Neighbouring invocations walk the operand's contiguous dimension, so loads coalesce.
-        for (var i = 0u; i < TILE_M * TILE_K / THREADS; i++) {
+        // One loop stages both panels (the longer one takes more steps), so a square tile
+        // interleaves the loads of A and B. Both panel sizes are multiples of THREADS, so each
+        // guard is uniform across the workgroup, and constant for a square tile.
+        for (var i = 0u; i < max(TILE_M, TILE_N) * TILE_K / THREADS; i++) {
             let e = li + i * THREADS;
-            var ka = e % TILE_K;
-            var ra = e / TILE_K;
-            if TRANS_A {
-                ka = e / TILE_M;
-                ra = e % TILE_M;
+            if e < TILE_M * TILE_K {
+                var ka = e % TILE_K;
+                var ra = e / TILE_K;
+                if TRANS_A {
+                    ka = e / TILE_M;
+                    ra = e % TILE_M;
+                }
+                panel_a[(ka * TILE_M + ra) / 4u][ra % 4u] = load_a(batch, row0 + ra, k0 + ka);
             }
-            panel_a[(ka * TILE_M + ra) / 4u][ra % 4u] = load_a(batch, row0 + ra, k0 + ka);
-        }
-        for (var i = 0u; i < TILE_N * TILE_K / THREADS; i++) {
-            let e = li + i * THREADS;
-            var kb = e / TILE_N;
-            var cb = e % TILE_N;
-            if TRANS_B {
-                kb = e % TILE_K;
-                cb = e / TILE_K;
+            if e < TILE_N * TILE_K {
+                var kb = e / TILE_N;
+                var cb = e % TILE_N;
+                if TRANS_B {
+                    kb = e % TILE_K;
+                    cb = e / TILE_K;
+                }
+                panel_b[(kb * TILE_N + cb) / 4u][cb % 4u] = load_b(batch, k0 + kb, col0 + cb);
             }
-            panel_b[(kb * TILE_N + cb) / 4u][cb % 4u] = load_b(batch, k0 + kb, col0 + cb);
         }
         workgroupBarrier();
 
