@@ -97,6 +97,8 @@ fn every_tile_shape() {
         (24, 300, 33),
         (16, 513, 17),
         (8, 129, 64),
+        (8, 10, 300),
+        (16, 32, 32),
     ];
     let picked: Vec<TileShape> = shapes
         .iter()

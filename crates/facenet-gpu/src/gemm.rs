@@ -69,16 +69,21 @@ pub enum TileShape {
     Short32,
     /// 16 x 128, 32 invocations.
     Short16,
+    /// 16 x 32, 8 invocations: only for an output that fits in one such tile (a weight
+    /// gradient of few channels, split over K into many workgroups), where the other shapes
+    /// would compute 4 to 8 times more padding than output.
+    Small,
 }
 
 impl TileShape {
     /// In order of preference when two shapes pad a GEMM equally.
-    pub const ALL: [TileShape; 5] = [
+    pub const ALL: [TileShape; 6] = [
         TileShape::Square,
         TileShape::Narrow32,
         TileShape::Short32,
         TileShape::Narrow16,
         TileShape::Short16,
+        TileShape::Small,
     ];
 
     /// Rows and columns of C one workgroup computes.
@@ -89,17 +94,25 @@ impl TileShape {
             TileShape::Narrow16 => [128, 16],
             TileShape::Short32 => [32, 128],
             TileShape::Short16 => [16, 128],
+            TileShape::Small => [16, 32],
         }
     }
 
-    /// The shape that pads an M x N output least, the earliest in [`Self::ALL`] on a tie.
+    /// [`TileShape::Small`] for an output that fits in one, else the shape that pads an M x N
+    /// output least, the earliest in [`Self::ALL`] on a tie. Small workgroups are kept to
+    /// outputs that small so that large GEMMs always get 32 invocations or more.
     pub fn for_output(m: usize, n: usize) -> Self {
+        let [rows, cols] = TileShape::Small.tile();
+        if m <= rows && n <= cols {
+            return TileShape::Small;
+        }
         let padded = |shape: TileShape| {
             let [rows, cols] = shape.tile();
             m.next_multiple_of(rows) * n.next_multiple_of(cols)
         };
         Self::ALL
             .into_iter()
+            .filter(|&shape| shape != TileShape::Small)
             .min_by_key(|&shape| padded(shape))
             .expect("ALL is not empty")
     }
