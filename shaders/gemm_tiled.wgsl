@@ -2,10 +2,10 @@
 // block of C; each invocation holds an 8 x 8 register block, so every value read from workgroup
 // memory feeds 8 multiply-adds. Per step of K, TILE_M x 16 and 16 x TILE_N panels of op(A) and
 // op(B) are staged in workgroup memory as vec4s. The tile shape is a pipeline constant: 64 x 64
-// by default, taller and narrower (128 x 32, 128 x 16) for GEMMs with few columns, or the
-// transpose for few rows, or 16 x 32 for a tiny output, so narrow convolution layers do not
-// compute mostly padding. Every shape the launchers use stays within 10 KiB of workgroup
-// memory and 64 invocations.
+// by default, taller and narrower (128 x 32, 128 x 16, 128 x 8) for GEMMs with few columns,
+// 32 x 128 or 16 x 128 for few rows, or 16 x 32 for a tiny output, so narrow convolution
+// layers do not compute mostly padding. Every shape the launchers use stays within 10 KiB of
+// workgroup memory and 64 invocations.
 // Composed after gemm_operands.wgsl (or any file defining params, a_at, b_at and c_store).
 
 // False only when M and N are multiples of the tile and K of TILE_K: then no edge checks run.

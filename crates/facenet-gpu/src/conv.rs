@@ -4,10 +4,10 @@
 //! R = S = `kernel`, bias `[C_out]`, any stride and zero padding. Each op composes an operand
 //! file (`shaders/conv_*_operands.wgsl`) with `shaders/gemm_tiled.wgsl`: the GEMM's tiles and
 //! 8 x 8 register blocks stay as they are, and only the operand reads compute convolution
-//! addresses, so no im2col matrix is ever written. Each GEMM gets the [`TileShape`] that pads
-//! its M x N least: narrow layers (C_out or C_in of 8 to 32) take tall 128 x 16 or 128 x 32
-//! tiles, and the weight gradient of few output channels the transposed ones (or one small
-//! tile per K split when its whole output is that small).
+//! addresses, so no im2col matrix is ever written. Each GEMM gets the [`TileShape`] that suits
+//! its M x N ([`TileShape::for_output`]): narrow layers (C_out or C_in of 8 to 32) take tall
+//! 128 x 8 to 128 x 32 tiles, the weight gradient of few output channels the transposed ones
+//! (or one small tile per K split when its whole output is that small).
 //!
 //! | op | M | N | K | workgroup z |
 //! |---|---|---|---|---|

@@ -54,6 +54,10 @@ struct GemmParams {
 /// The K step of `shaders/gemm_tiled.wgsl`.
 pub(crate) const TILE_K: usize = 16;
 
+/// What staging one panel value (a global load and a workgroup store) costs in multiply-adds,
+/// in [`TileShape::for_output`]: a moderate weight, so it mostly breaks ties of padding.
+const LOAD_COST: usize = 8;
+
 /// The workgroup tile of `shaders/gemm_tiled.wgsl` (its `TILE_M` x `TILE_N` constants). Every
 /// shape keeps 8 x 8 register blocks; the narrow ones are taller (or wider) so that a GEMM with
 /// few columns (or rows), like a narrow convolution layer, does not compute mostly padding.
@@ -65,6 +69,9 @@ pub enum TileShape {
     Narrow32,
     /// 128 x 16, 32 invocations.
     Narrow16,
+    /// 128 x 8, 16 invocations: for N = 8, where a wider tile's extra invocations would only
+    /// compute padding.
+    Narrow8,
     /// 32 x 128, 64 invocations.
     Short32,
     /// 16 x 128, 32 invocations.
@@ -77,12 +84,13 @@ pub enum TileShape {
 
 impl TileShape {
     /// In order of preference when two shapes pad a GEMM equally.
-    pub const ALL: [TileShape; 6] = [
+    pub const ALL: [TileShape; 7] = [
         TileShape::Square,
         TileShape::Narrow32,
         TileShape::Short32,
         TileShape::Narrow16,
         TileShape::Short16,
+        TileShape::Narrow8,
         TileShape::Small,
     ];
 
@@ -92,28 +100,33 @@ impl TileShape {
             TileShape::Square => [64, 64],
             TileShape::Narrow32 => [128, 32],
             TileShape::Narrow16 => [128, 16],
+            TileShape::Narrow8 => [128, 8],
             TileShape::Short32 => [32, 128],
             TileShape::Short16 => [16, 128],
             TileShape::Small => [16, 32],
         }
     }
 
-    /// [`TileShape::Small`] for an output that fits in one, else the shape that pads an M x N
-    /// output least, the earliest in [`Self::ALL`] on a tie. Small workgroups are kept to
-    /// outputs that small so that large GEMMs always get 32 invocations or more.
+    /// [`TileShape::Small`] for an output that fits in one, else the cheapest shape for an
+    /// M x N output, the earliest in [`Self::ALL`] on a tie. A tile costs its multiply-adds
+    /// (padding included) plus [`LOAD_COST`] per panel value it stages, per step of K: so
+    /// padding decides, and among shapes that pad alike the one that reloads less (a wide tile
+    /// rather than several narrow ones across N). Small workgroups are kept to outputs that
+    /// fit in one tile so that large GEMMs always get 16 invocations or more.
     pub fn for_output(m: usize, n: usize) -> Self {
         let [rows, cols] = TileShape::Small.tile();
         if m <= rows && n <= cols {
             return TileShape::Small;
         }
-        let padded = |shape: TileShape| {
+        let cost = |shape: TileShape| {
             let [rows, cols] = shape.tile();
-            m.next_multiple_of(rows) * n.next_multiple_of(cols)
+            let [x, y] = shape.tiles(m, n);
+            x * y * (rows * cols + LOAD_COST * (rows + cols))
         };
         Self::ALL
             .into_iter()
             .filter(|&shape| shape != TileShape::Small)
-            .min_by_key(|&shape| padded(shape))
+            .min_by_key(|&shape| cost(shape))
             .expect("ALL is not empty")
     }
 
