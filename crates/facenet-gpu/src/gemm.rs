@@ -241,3 +241,38 @@ pub fn gemm(
         workgroups.map(|w| to_u32(w, "workgroups")),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_outputs_get_narrow_tiles() {
+        // Tiny-net conv GEMMs: forward c1 and c3, a phase of c2's data gradient, weight
+        // gradients of c1 and c2, and a square GEMM.
+        assert_eq!(TileShape::for_output(4096, 8), TileShape::Narrow8);
+        assert_eq!(TileShape::for_output(1024, 16), TileShape::Narrow16);
+        assert_eq!(TileShape::for_output(256, 32), TileShape::Narrow32);
+        assert_eq!(TileShape::for_output(8, 10), TileShape::Small);
+        assert_eq!(TileShape::for_output(16, 73), TileShape::Short16);
+        assert_eq!(TileShape::for_output(1024, 1024), TileShape::Square);
+        // Three 8-wide column tiles would reload A three times: one 32-wide tile instead.
+        assert_eq!(TileShape::for_output(1024, 24), TileShape::Narrow32);
+    }
+
+    #[test]
+    fn every_tile_fits_the_default_limits() {
+        for shape in TileShape::ALL {
+            let [rows, cols] = shape.tile();
+            assert!(
+                rows % 8 == 0 && cols % 8 == 0,
+                "{shape:?}: 8 x 8 register blocks"
+            );
+            assert!(rows * cols / 64 <= 256, "{shape:?}: invocations");
+            assert!(
+                (rows + cols) * TILE_K * 4 <= 16 * 1024,
+                "{shape:?}: workgroup memory"
+            );
+        }
+    }
+}
