@@ -25,7 +25,7 @@
 //! multiply-add is spent on a tap between output pixels. At stride 1 there is one phase.
 //!
 //! The weight gradient reduces over every pixel of the batch while its output is small, so it
-//! splits K over workgroup z (enough splits to fill about [`TARGET_WORKGROUPS`] workgroups),
+//! splits K over workgroup z (enough splits for about [`TARGET_INVOCATIONS`] invocations),
 //! writes one partial product per split into a scratch buffer and sums the splits in a second
 //! pass. Its last GEMM column multiplies dy by ones, so the same passes yield the bias
 //! gradient (at the price of one more column tile when C_in * R * S is a multiple of the tile).
@@ -59,8 +59,9 @@ struct ConvParams {
 
 /// Invocations per workgroup of `shaders/conv_weight_reduce.wgsl`.
 const REDUCE_THREADS: usize = 256;
-/// Workgroups the weight-gradient split aims for: a few per compute unit of a large GPU.
-pub const TARGET_WORKGROUPS: usize = 256;
+/// Invocations the weight-gradient split aims for: a few 64-invocation workgroups per compute
+/// unit of a large GPU. Counted in invocations because the narrow tiles have fewer of them.
+pub const TARGET_INVOCATIONS: usize = 256 * 64;
 /// The shortest K range a split covers, so each split's workgroup amortises its epilogue.
 const MIN_SPLIT: usize = 256;
 
@@ -291,9 +292,9 @@ pub fn conv2d_backward_weight(
 }
 
 /// How many splits the weight gradient's K = `k_total` gets when its output has `tiles` GEMM
-/// tiles, and the K range of each split (a multiple of the K step).
-fn weight_gradient_split(tiles: usize, k_total: usize) -> (usize, usize) {
-    let wanted = TARGET_WORKGROUPS.div_ceil(tiles);
+/// tiles of `invocations` each, and the K range of each split (a multiple of the K step).
+fn weight_gradient_split(tiles: usize, invocations: usize, k_total: usize) -> (usize, usize) {
+    let wanted = TARGET_INVOCATIONS.div_ceil(tiles * invocations);
     let most = (k_total / MIN_SPLIT).max(1);
     let chunk = k_total
         .div_ceil(wanted.clamp(1, most))
@@ -333,8 +334,9 @@ impl ConvWorkspace {
         // The extra column of ones turns the bias gradient into one more GEMM column.
         let (m, n) = (desc.c_out, desc.c_in * desc.kernel * desc.kernel + 1);
         let k_total = desc.batch * desc.out_h() * desc.out_w();
-        let [cols, rows] = TileShape::for_output(m, n).tiles(m, n);
-        let (splits, chunk) = weight_gradient_split(cols * rows, k_total);
+        let shape = TileShape::for_output(m, n);
+        let [cols, rows] = shape.tiles(m, n);
+        let (splits, chunk) = weight_gradient_split(cols * rows, shape.invocations(), k_total);
         let params = ConvParams::new(desc, [m, n, chunk], k_total, splits);
         let uniform = gpu.uniform(&params);
         let partial = self.partial(gpu, splits * m * n);

@@ -130,6 +130,12 @@ impl TileShape {
             .expect("ALL is not empty")
     }
 
+    /// Invocations per workgroup: one per 8 x 8 register block.
+    pub fn invocations(self) -> usize {
+        let [rows, cols] = self.tile();
+        rows * cols / 64
+    }
+
     /// Workgroups covering an M x N output: `[column tiles, row tiles]`.
     pub(crate) fn tiles(self, m: usize, n: usize) -> [usize; 2] {
         let [rows, cols] = self.tile();
@@ -268,7 +274,7 @@ mod tests {
                 rows % 8 == 0 && cols % 8 == 0,
                 "{shape:?}: 8 x 8 register blocks"
             );
-            assert!(rows * cols / 64 <= 256, "{shape:?}: invocations");
+            assert!(shape.invocations() <= 256, "{shape:?}: invocations");
             assert!(
                 (rows + cols) * TILE_K * 4 <= 16 * 1024,
                 "{shape:?}: workgroup memory"
