@@ -154,6 +154,24 @@ fn five_by_five_and_seven_by_seven() {
 }
 
 #[test]
+fn every_stride_phase_of_the_data_gradient() {
+    // Strides 2 and 3 with kernels 1..7 (some smaller than the stride, so phases without taps),
+    // paddings 0..2 and odd sides that do not divide by the stride.
+    for stride in [2, 3] {
+        for kernel in 1..=7 {
+            let padding = (kernel + stride) % 3;
+            let seed = 800 + 10 * (stride * 7 + kernel) as u64;
+            let side = (kernel + 4, kernel + 6);
+            check(
+                conv(2, 3, side, 5, [kernel, stride, padding]),
+                kernel % 2 == 0,
+                seed,
+            );
+        }
+    }
+}
+
+#[test]
 fn with_and_without_relu() {
     for (i, relu) in [false, true].into_iter().enumerate() {
         check(conv(7, 1, (9, 9), 5, [3, 2, 1]), relu, 400 + i as u64);

@@ -1,7 +1,7 @@
 //! GEMM, both kernels, against `facenet_ref::gemm` on awkward shapes.
 
 use facenet_gpu::GpuBuffer;
-use facenet_gpu::gemm::{GemmDesc, GemmKernel, gemm};
+use facenet_gpu::gemm::{GemmDesc, GemmKernel, TileShape, gemm};
 
 use crate::common::{assert_close, gpu, random_vec};
 
@@ -80,6 +80,38 @@ fn tall_skinny_and_wide() {
     check(GemmDesc::new(1, 37, 4096), false, 40);
     check(GemmDesc::new(300, 1, 77), true, 41);
     check(GemmDesc::new(1, 1, 4096), false, 42);
+}
+
+#[test]
+fn every_tile_shape() {
+    // Narrow N (8, 16, 24, 32) with tall M, and their transposes, exactly on and around the
+    // narrow tiles' edges; the shapes must exercise every tile the launcher can pick.
+    let shapes = [
+        (64, 64, 48),
+        (256, 32, 40),
+        (300, 24, 33),
+        (513, 16, 17),
+        (129, 8, 64),
+        (128, 16, 16),
+        (32, 256, 40),
+        (24, 300, 33),
+        (16, 513, 17),
+        (8, 129, 64),
+        (8, 10, 300),
+        (16, 32, 32),
+    ];
+    let picked: Vec<TileShape> = shapes
+        .iter()
+        .map(|&(m, n, _)| TileShape::for_output(m, n))
+        .collect();
+    for shape in TileShape::ALL {
+        assert!(picked.contains(&shape), "no test shape picks {shape:?}");
+    }
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        let desc = GemmDesc::new(m, n, k).transposed(i % 2 == 1, i % 3 == 1);
+        check(desc, i % 2 == 0, 100 + i as u64);
+    }
+    check(GemmDesc::new(200, 8, 16).batched(2), true, 120);
 }
 
 #[test]

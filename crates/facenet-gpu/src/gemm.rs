@@ -2,8 +2,9 @@
 //!
 //! Two kernels with the same semantics as [`facenet_ref::gemm`]:
 //! - [`GemmKernel::Naive`]: one output per invocation, the benchmark baseline;
-//! - [`GemmKernel::Tiled`]: 64 x 64 workgroup tiles, 8 x 8 register blocks per invocation,
-//!   panels of A and B shared through workgroup memory.
+//! - [`GemmKernel::Tiled`]: workgroup tiles of 64 x 64 (or a narrower [`TileShape`] when M
+//!   or N is small), 8 x 8 register blocks per invocation, panels of A and B shared through
+//!   workgroup memory.
 //!
 //! Operands are packed row-major per batch: A is M x K (K x M when transposed), B is K x N
 //! (N x K when transposed), C is M x N, the bias has N values.
@@ -50,8 +51,107 @@ struct GemmParams {
     _pad1: [f32; 2],
 }
 
-const TILE: usize = 64;
-const TILE_K: usize = 16;
+/// The K step of `shaders/gemm_tiled.wgsl`.
+pub(crate) const TILE_K: usize = 16;
+
+/// What staging one panel value (a global load and a workgroup store) costs in multiply-adds,
+/// in [`TileShape::for_output`]: a moderate weight, so it mostly breaks ties of padding.
+const LOAD_COST: usize = 8;
+
+/// The workgroup tile of `shaders/gemm_tiled.wgsl` (its `TILE_M` x `TILE_N` constants). Every
+/// shape keeps 8 x 8 register blocks; the narrow ones are taller (or wider) so that a GEMM with
+/// few columns (or rows), like a narrow convolution layer, does not compute mostly padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TileShape {
+    /// 64 x 64, 64 invocations.
+    Square,
+    /// 128 x 32, 64 invocations.
+    Narrow32,
+    /// 128 x 16, 32 invocations.
+    Narrow16,
+    /// 128 x 8, 16 invocations: for N = 8, where a wider tile's extra invocations would only
+    /// compute padding.
+    Narrow8,
+    /// 32 x 128, 64 invocations.
+    Short32,
+    /// 16 x 128, 32 invocations.
+    Short16,
+    /// 16 x 32, 8 invocations: only for an output that fits in one such tile (a weight
+    /// gradient of few channels, split over K into many workgroups), where the other shapes
+    /// would compute 4 to 8 times more padding than output.
+    Small,
+}
+
+impl TileShape {
+    /// In order of preference when two shapes pad a GEMM equally.
+    pub const ALL: [TileShape; 7] = [
+        TileShape::Square,
+        TileShape::Narrow32,
+        TileShape::Short32,
+        TileShape::Narrow16,
+        TileShape::Short16,
+        TileShape::Narrow8,
+        TileShape::Small,
+    ];
+
+    /// Rows and columns of C one workgroup computes.
+    pub fn tile(self) -> [usize; 2] {
+        match self {
+            TileShape::Square => [64, 64],
+            TileShape::Narrow32 => [128, 32],
+            TileShape::Narrow16 => [128, 16],
+            TileShape::Narrow8 => [128, 8],
+            TileShape::Short32 => [32, 128],
+            TileShape::Short16 => [16, 128],
+            TileShape::Small => [16, 32],
+        }
+    }
+
+    /// [`TileShape::Small`] for an output that fits in one, else the cheapest shape for an
+    /// M x N output, the earliest in [`Self::ALL`] on a tie. A tile costs its multiply-adds
+    /// (padding included) plus [`LOAD_COST`] per panel value it stages, per step of K: so
+    /// padding decides, and among shapes that pad alike the one that reloads less (a wide tile
+    /// rather than several narrow ones across N). Small workgroups are kept to outputs that
+    /// fit in one tile so that large GEMMs always get 16 invocations or more.
+    pub fn for_output(m: usize, n: usize) -> Self {
+        let [rows, cols] = TileShape::Small.tile();
+        if m <= rows && n <= cols {
+            return TileShape::Small;
+        }
+        let cost = |shape: TileShape| {
+            let [rows, cols] = shape.tile();
+            let [x, y] = shape.tiles(m, n);
+            x * y * (rows * cols + LOAD_COST * (rows + cols))
+        };
+        Self::ALL
+            .into_iter()
+            .filter(|&shape| shape != TileShape::Small)
+            .min_by_key(|&shape| cost(shape))
+            .expect("ALL is not empty")
+    }
+
+    /// Invocations per workgroup: one per 8 x 8 register block.
+    pub fn invocations(self) -> usize {
+        let [rows, cols] = self.tile();
+        rows * cols / 64
+    }
+
+    /// Workgroups covering an M x N output: `[column tiles, row tiles]`.
+    pub(crate) fn tiles(self, m: usize, n: usize) -> [usize; 2] {
+        let [rows, cols] = self.tile();
+        [n.div_ceil(cols), m.div_ceil(rows)]
+    }
+
+    /// `spec` (a module ending in `gemm_tiled.wgsl`) specialised for this tile and a GEMM of
+    /// M x N x K: the bounds checks are compiled out when no tile reaches past an edge.
+    pub(crate) fn specialise(self, spec: KernelSpec, [m, n, k]: [usize; 3]) -> KernelSpec {
+        let [rows, cols] = self.tile();
+        let aligned = m % rows == 0 && n % cols == 0 && k % TILE_K == 0;
+        spec.with("TILE_M", rows as u32)
+            .with("TILE_N", cols as u32)
+            .with("CHECK_BOUNDS", !aligned as u32)
+    }
+}
 
 fn to_u32(value: usize, what: &str) -> u32 {
     u32::try_from(value).unwrap_or_else(|_| panic!("{what} = {value} does not fit in u32"))
@@ -131,10 +231,11 @@ pub fn gemm(
     let (spec, workgroups) = match kernel {
         GemmKernel::Naive => (spec, [desc.n.div_ceil(16), desc.m.div_ceil(16), desc.batch]),
         GemmKernel::Tiled => {
-            let aligned = desc.m % TILE == 0 && desc.n % TILE == 0 && desc.k % TILE_K == 0;
+            let shape = TileShape::for_output(desc.m, desc.n);
+            let [x, y] = shape.tiles(desc.m, desc.n);
             (
-                spec.with("CHECK_BOUNDS", !aligned as u32),
-                [desc.n.div_ceil(TILE), desc.m.div_ceil(TILE), desc.batch],
+                shape.specialise(spec, [desc.m, desc.n, desc.k]),
+                [x, y, desc.batch],
             )
         }
     };
@@ -145,4 +246,39 @@ pub fn gemm(
         &buffers,
         workgroups.map(|w| to_u32(w, "workgroups")),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_outputs_get_narrow_tiles() {
+        // Tiny-net conv GEMMs: forward c1 and c3, a phase of c2's data gradient, weight
+        // gradients of c1 and c2, and a square GEMM.
+        assert_eq!(TileShape::for_output(4096, 8), TileShape::Narrow8);
+        assert_eq!(TileShape::for_output(1024, 16), TileShape::Narrow16);
+        assert_eq!(TileShape::for_output(256, 32), TileShape::Narrow32);
+        assert_eq!(TileShape::for_output(8, 10), TileShape::Small);
+        assert_eq!(TileShape::for_output(16, 73), TileShape::Short16);
+        assert_eq!(TileShape::for_output(1024, 1024), TileShape::Square);
+        // Three 8-wide column tiles would reload A three times: one 32-wide tile instead.
+        assert_eq!(TileShape::for_output(1024, 24), TileShape::Narrow32);
+    }
+
+    #[test]
+    fn every_tile_fits_the_default_limits() {
+        for shape in TileShape::ALL {
+            let [rows, cols] = shape.tile();
+            assert!(
+                rows % 8 == 0 && cols % 8 == 0,
+                "{shape:?}: 8 x 8 register blocks"
+            );
+            assert!(shape.invocations() <= 256, "{shape:?}: invocations");
+            assert!(
+                (rows + cols) * TILE_K * 4 <= 16 * 1024,
+                "{shape:?}: workgroup memory"
+            );
+        }
+    }
 }
