@@ -41,7 +41,7 @@ fn config_from_args(args: &TrainArgs) -> Result<TrainConfig> {
     } else {
         (args.p, args.k)
     };
-    let default_epochs = if args.data.is_some() { 60 } else { 8 };
+    let default_epochs = if args.data.is_some() { 60 } else { 15 };
     Ok(TrainConfig {
         net,
         data,

@@ -176,7 +176,7 @@ pub struct TrainArgs {
     /// constant or cosine.
     #[arg(long, default_value = "cosine")]
     pub schedule: String,
-    /// Training epochs (default: 60 for --data, 8 for synthetic faces).
+    /// Training epochs (default: 60 for --data, 15 for synthetic faces).
     #[arg(long)]
     pub epochs: Option<u64>,
     /// Steps per epoch (default: one pass over the training images).
