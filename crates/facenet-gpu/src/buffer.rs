@@ -134,7 +134,7 @@ impl<T: bytemuck::Pod> GpuBuffer<T> {
         if out.is_empty() {
             return Ok(());
         }
-        let bytes = (out.len() * size_of::<T>()) as u64;
+        let bytes = size_of_val(out) as u64;
         let copy_bytes = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
         let staging = gpu.take_staging(copy_bytes);
         let mut encoder = gpu.encoder();

@@ -158,6 +158,7 @@ fn to_u32(value: usize, what: &str) -> u32 {
 }
 
 /// Records `C = alpha * op(A) * op(B) + beta * C + bias` into `encoder`.
+#[allow(clippy::too_many_arguments)] // The BLAS argument list: shape, three operands, bias.
 pub fn gemm(
     gpu: &Gpu,
     encoder: &mut wgpu::CommandEncoder,

@@ -82,7 +82,7 @@ pub fn cross_check(
 impl CheckReport {
     fn push(&mut self, what: &str, error: f64, bound: f64) {
         let line = format!("{what}: {error:.3e} (bound {bound:.1e})");
-        if !(error <= bound) {
+        if error.is_nan() || error > bound {
             self.failures.push(line.clone());
         }
         self.lines.push(line);
@@ -126,14 +126,13 @@ fn violations(
             match rule {
                 Rule::SemiHard { .. } => {
                     let (d_ap, d_an) = (d(a, p), d(a, neg));
-                    // A nearer negative that is still farther than the positive breaks the rule,
-                    // unless the chosen one is the fallback (no semi-hard negative at all).
-                    let nearer_semi_hard = (0..n as u32).any(|m| {
+                    // A nearer negative that is still farther than the positive breaks the rule
+                    // (a fallback negative has d_an <= d_ap, so none can exist for it).
+                    (0..n as u32).any(|m| {
                         labels[m as usize] != labels[a as usize]
                             && d(a, m) > d_ap + DISTANCE_SLACK
                             && d(a, m) < d_an - DISTANCE_SLACK
-                    });
-                    nearer_semi_hard
+                    })
                 }
                 _ => false,
             }

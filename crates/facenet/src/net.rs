@@ -61,7 +61,7 @@ impl NetConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.input_size < 8 || self.input_size % 8 != 0 {
+        if self.input_size < 8 || !self.input_size.is_multiple_of(8) {
             return Err(format!(
                 "input size {} must be a positive multiple of 8 (three stride-2 layers)",
                 self.input_size

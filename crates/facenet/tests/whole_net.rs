@@ -54,7 +54,7 @@ fn reference_gradients_match_finite_differences() {
     for (p, tensor) in params.clone().iter().enumerate() {
         for _ in 0..3 {
             let i = rng.random_range(0..tensor.data.len());
-            let mut at = |delta: f32| {
+            let at = |delta: f32| {
                 let mut shifted = params.clone();
                 shifted[p].data[i] += delta;
                 loss(
