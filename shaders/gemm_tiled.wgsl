@@ -2,10 +2,11 @@
 // block of C; each invocation holds an 8 x 8 register block, so every value read from workgroup
 // memory feeds 8 multiply-adds. Per step of K, TILE_M x 16 and 16 x TILE_N panels of op(A) and
 // op(B) are staged in workgroup memory as vec4s. The tile shape is a pipeline constant: 64 x 64
-// by default, taller and narrower (128 x 32, 128 x 16, 128 x 8) for GEMMs with few columns,
-// 32 x 128 or 16 x 128 for few rows, or 16 x 32 for a tiny output, so narrow convolution
-// layers do not compute mostly padding. Every shape the launchers use stays within 10 KiB of
-// workgroup memory and 64 invocations.
+// by default, 128 x 128 for large outputs (half the staging per multiply-add), taller and
+// narrower (128 x 32, 128 x 16, 128 x 8) for GEMMs with few columns, 32 x 128 or 16 x 128 for
+// few rows, or 16 x 32 for a tiny output, so narrow convolution layers do not compute mostly
+// padding. Every shape the launchers use stays within 16 KiB of workgroup memory and 256
+// invocations.
 // Composed after gemm_operands.wgsl (or any file defining params, a_at, b_at and c_store).
 
 // False only when M and N are multiples of the tile and K of TILE_K: then no edge checks run.
@@ -82,22 +83,22 @@ fn gemm_tiled(
             let a_hi = panel_a[kk * TILE_M / 4u + lid.y * 2u + 1u];
             let b_lo = panel_b[kk * TILE_N / 4u + lid.x * 2u];
             let b_hi = panel_b[kk * TILE_N / 4u + lid.x * 2u + 1u];
-        acc[0u] = fma(vec4(a_lo.x), b_lo, acc[0u]);
-        acc[1u] = fma(vec4(a_lo.x), b_hi, acc[1u]);
-        acc[2u] = fma(vec4(a_lo.y), b_lo, acc[2u]);
-        acc[3u] = fma(vec4(a_lo.y), b_hi, acc[3u]);
-        acc[4u] = fma(vec4(a_lo.z), b_lo, acc[4u]);
-        acc[5u] = fma(vec4(a_lo.z), b_hi, acc[5u]);
-        acc[6u] = fma(vec4(a_lo.w), b_lo, acc[6u]);
-        acc[7u] = fma(vec4(a_lo.w), b_hi, acc[7u]);
-        acc[8u] = fma(vec4(a_hi.x), b_lo, acc[8u]);
-        acc[9u] = fma(vec4(a_hi.x), b_hi, acc[9u]);
-        acc[10u] = fma(vec4(a_hi.y), b_lo, acc[10u]);
-        acc[11u] = fma(vec4(a_hi.y), b_hi, acc[11u]);
-        acc[12u] = fma(vec4(a_hi.z), b_lo, acc[12u]);
-        acc[13u] = fma(vec4(a_hi.z), b_hi, acc[13u]);
-        acc[14u] = fma(vec4(a_hi.w), b_lo, acc[14u]);
-        acc[15u] = fma(vec4(a_hi.w), b_hi, acc[15u]);
+            acc[0u] = fma(vec4(a_lo.x), b_lo, acc[0u]);
+            acc[1u] = fma(vec4(a_lo.x), b_hi, acc[1u]);
+            acc[2u] = fma(vec4(a_lo.y), b_lo, acc[2u]);
+            acc[3u] = fma(vec4(a_lo.y), b_hi, acc[3u]);
+            acc[4u] = fma(vec4(a_lo.z), b_lo, acc[4u]);
+            acc[5u] = fma(vec4(a_lo.z), b_hi, acc[5u]);
+            acc[6u] = fma(vec4(a_lo.w), b_lo, acc[6u]);
+            acc[7u] = fma(vec4(a_lo.w), b_hi, acc[7u]);
+            acc[8u] = fma(vec4(a_hi.x), b_lo, acc[8u]);
+            acc[9u] = fma(vec4(a_hi.x), b_hi, acc[9u]);
+            acc[10u] = fma(vec4(a_hi.y), b_lo, acc[10u]);
+            acc[11u] = fma(vec4(a_hi.y), b_hi, acc[11u]);
+            acc[12u] = fma(vec4(a_hi.z), b_lo, acc[12u]);
+            acc[13u] = fma(vec4(a_hi.z), b_hi, acc[13u]);
+            acc[14u] = fma(vec4(a_hi.w), b_lo, acc[14u]);
+            acc[15u] = fma(vec4(a_hi.w), b_hi, acc[15u]);
         }
         workgroupBarrier();
     }

@@ -85,7 +85,8 @@ fn tall_skinny_and_wide() {
 #[test]
 fn every_tile_shape() {
     // Narrow N (8, 16, 24, 32) with tall M, and their transposes, exactly on and around the
-    // narrow tiles' edges; the shapes must exercise every tile the launcher can pick.
+    // narrow tiles' edges, and one output large enough for 128 x 128 tiles; the shapes must
+    // exercise every tile the launcher can pick.
     let shapes = [
         (64, 64, 48),
         (256, 32, 40),
@@ -99,6 +100,7 @@ fn every_tile_shape() {
         (8, 129, 64),
         (8, 10, 300),
         (16, 32, 32),
+        (1100, 1020, 19),
     ];
     let picked: Vec<TileShape> = shapes
         .iter()

@@ -11,10 +11,8 @@
 //! - [`nearest`] gives each query its nearest gallery row and distance without materialising
 //!   `nq x ng` (k-means assignment, 1-NN): one workgroup per query, `|q - g|^2` summed directly.
 
+use crate::gemm::TileShape;
 use crate::{Gpu, GpuBuffer, KernelSpec};
-
-const TILE: usize = 64;
-const TILE_K: usize = 16;
 
 /// Mirrors `NormParams` in `shaders/sq_norms.wgsl`.
 #[repr(C)]
@@ -115,9 +113,11 @@ pub(crate) fn distance_block(
         _pad: [0; 3],
     };
     let uniform = gpu.uniform(&params);
-    let aligned = rows.is_multiple_of(TILE) && ng.is_multiple_of(TILE) && d.is_multiple_of(TILE_K);
-    let spec =
-        KernelSpec::new("distance_tiled", "gemm_tiled").with("CHECK_BOUNDS", !aligned as u32);
+    let shape = TileShape::for_output(rows, ng);
+    let spec = shape.specialise(
+        KernelSpec::new("distance_tiled", "gemm_tiled"),
+        [rows, ng, d],
+    );
     let pipeline = gpu.pipeline(&spec);
     let buffers = [
         &uniform,
@@ -127,7 +127,8 @@ pub(crate) fn distance_block(
         &g_norms.buffer,
         &out.buffer,
     ];
-    let workgroups = [ng.div_ceil(TILE) as u32, rows.div_ceil(TILE) as u32, 1];
+    let [x, y] = shape.tiles(rows, ng);
+    let workgroups = [x as u32, y as u32, 1];
     gpu.dispatch(encoder, &pipeline, &buffers, workgroups);
 }
 
