@@ -146,28 +146,77 @@ fn criterion_median_ms(record: &Value) -> Result<Option<f64>> {
     Ok(Some(median_ns * 1e-6))
 }
 
+/// The summary as a table: the adapter once above it, the timer on every row (whole training
+/// steps are timed by wall clock, kernels by GPU timestamps), columns as wide as their cells.
 fn print_table(summary: &[Value]) {
     let Some(first) = summary.first() else { return };
     println!(
-        "\nadapter: {} | driver: {} | timer: {}",
+        "\nadapter: {} | driver: {}",
         first["adapter"].as_str().unwrap_or("?"),
         first["driver"].as_str().unwrap_or("?"),
-        first["timer"].as_str().unwrap_or("?")
     );
-    println!(
-        "{:<10} {:<12} {:<34} {:>12} {:>9} {:>9}",
-        "kernel", "variant", "shape", "median ms", "GFLOP/s", "GB/s"
-    );
-    let number = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
-    for r in summary {
-        println!(
-            "{:<10} {:<12} {:<34} {:>12.3} {:>9} {:>9}",
-            r["kernel"].as_str().unwrap_or(""),
-            r["variant"].as_str().unwrap_or(""),
-            r["shape"].as_str().unwrap_or(""),
-            r["median_ms"].as_f64().unwrap_or(f64::NAN),
-            number(&r["gflops"]),
-            number(&r["gbps"]),
-        );
+    let number = |v: &Value, digits: usize| {
+        v.as_f64()
+            .map_or("-".to_string(), |x| format!("{x:.digits$}"))
+    };
+    let header = [
+        "kernel",
+        "variant",
+        "shape",
+        "timer",
+        "median ms",
+        "GFLOP/s",
+        "GB/s",
+        "images/s",
+        "peak MiB",
+    ];
+    let rows: Vec<[String; 9]> = summary
+        .iter()
+        .map(|r| {
+            let text = |field: &str| r[field].as_str().unwrap_or("").to_string();
+            let peak_mib = r["extra"]["peak_bytes"]
+                .as_f64()
+                .map(|b| b / (1 << 20) as f64);
+            [
+                text("kernel"),
+                text("variant"),
+                text("shape"),
+                text("timer"),
+                number(&r["median_ms"], 3),
+                number(&r["gflops"], 2),
+                number(&r["gbps"], 2),
+                number(&r["extra"]["images_per_second"], 1),
+                number(&peak_mib.into(), 1),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|row| row[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            // Text columns to the left, numbers to the right.
+            .map(|(c, (cell, &w))| {
+                if c < 4 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
     }
 }
