@@ -159,6 +159,8 @@ fn print_table(summary: &[Value]) {
         v.as_f64()
             .map_or("-".to_string(), |x| format!("{x:.digits$}"))
     };
+    // The first TEXT_COLUMNS are text, left-aligned; the rest are numbers, right-aligned.
+    const TEXT_COLUMNS: usize = 4;
     let header = [
         "kernel",
         "variant",
@@ -204,9 +206,8 @@ fn print_table(summary: &[Value]) {
             .iter()
             .zip(&widths)
             .enumerate()
-            // Text columns to the left, numbers to the right.
             .map(|(c, (cell, &w))| {
-                if c < 4 {
+                if c < TEXT_COLUMNS {
                     format!("{cell:<w$}")
                 } else {
                     format!("{cell:>w$}")
