@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -70,6 +71,7 @@ fn bench(args: &[String]) -> Result<()> {
     std::fs::create_dir_all(&bench_dir)?;
     let records_path = bench_dir.join("records.jsonl");
     let _ = std::fs::remove_file(&records_path);
+    let started = SystemTime::now();
 
     for name in BENCHES {
         let mut command = cargo();
@@ -87,7 +89,7 @@ fn bench(args: &[String]) -> Result<()> {
     let mut summary = Vec::new();
     for line in records.lines().filter(|l| !l.trim().is_empty()) {
         let record: Value = serde_json::from_str(line).context("bench record")?;
-        let Some(median_ms) = criterion_median_ms(&record)? else {
+        let Some(median_ms) = criterion_median_ms(&record, started)? else {
             continue;
         };
         let per_second = |field: &str| {
@@ -126,8 +128,9 @@ fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Criterion's median for the record's benchmark, or None if it was filtered out of this run.
-fn criterion_median_ms(record: &Value) -> Result<Option<f64>> {
+/// Criterion's median for the record's benchmark, or None if it was filtered out of this run:
+/// criterion keeps the estimates of earlier runs, so only those written since `started` count.
+fn criterion_median_ms(record: &Value, started: SystemTime) -> Result<Option<f64>> {
     let dir = record["criterion_dir"]
         .as_str()
         .context("record without criterion_dir")?;
@@ -135,9 +138,12 @@ fn criterion_median_ms(record: &Value) -> Result<Option<f64>> {
         .join("criterion")
         .join(dir)
         .join("new/estimates.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let written = std::fs::metadata(&path).and_then(|m| m.modified());
+    if !written.is_ok_and(|time| time >= started) {
         return Ok(None);
-    };
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let estimates: Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let median_ns = estimates["median"]["point_estimate"]
